@@ -1,0 +1,1 @@
+"""MNIST-1D classification workload (CPU suite)."""

@@ -1,0 +1,261 @@
+"""Run one trial: a submission trains a workload until the target, the budget or a stop.
+
+The loop, top to bottom:
+
+1. set-up (untimed): keys, input pipeline, model and optimizer initialisation;
+2. timed loop: ``data_selection`` + ``update_params`` per step, no device sync
+   between evaluations, so JAX's dispatch pipeline stays full;
+3. at an eval boundary: wait for the device, read the clock (submission time
+   ends here), ``prepare_for_eval`` (timed), evaluation (untimed), logging
+   (untimed);
+4. stop when the validation target is reached, the submission raises
+   ``TrainingCompleteError``, ``max_global_steps`` is hit, or the budget is spent.
+
+Clock readings are chained: each boundary reading ends one category and
+starts the next, so the time account adds up to the trial's wall clock.
+The runner knows nothing about particular workloads or submissions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import traceback
+import types
+from typing import Any, Callable, Dict, List, Optional
+
+import jax
+
+from algoperf_like import environment, spec, trial_logs
+from algoperf_like.clock import Clock, TimeAccount
+from algoperf_like.rng import StepKeys
+from algoperf_like.submission import Submission, checked_batch_size
+
+SELF_TUNING_BUDGET_FACTOR = 1.5
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """Settings of one trial that are not the workload, submission or seed.
+
+  Attributes:
+    data_dir: TFDS data directory of the workload.
+    tuning_ruleset: 'external' or 'self' (self-tuning gets 1.5x the budget).
+    max_global_steps: stop after this many steps (None: no limit).
+    eval_every_steps: evaluate every N steps instead of every
+      ``eval_period_time_sec`` seconds (deterministic schedule, for
+      reproducibility tests; not for scoring).
+    max_runtime_sec: override the workload's budget (before the 1.5x factor).
+    stop_at_target: stop at the first eval that reaches the validation target.
+  """
+  data_dir: Optional[str] = None
+  tuning_ruleset: str = 'external'
+  max_global_steps: Optional[int] = None
+  eval_every_steps: Optional[int] = None
+  max_runtime_sec: Optional[float] = None
+  stop_at_target: bool = True
+
+
+@dataclasses.dataclass
+class TrialResult:
+  """What a trial ends with (also written to ``trial_summary.json``)."""
+  status: str  # target_reached | budget_exhausted | max_steps | training_complete | failed
+  time_to_target: Optional[float]
+  global_step: int
+  accumulated_submission_time: float
+  rng_seed: int
+  log_dir: Optional[str]
+  timing: Dict[str, float]
+  wall_clock_s: float
+  timing_adds_up: bool
+  eval_results: List[Dict[str, Any]] = dataclasses.field(repr=False, default_factory=list)
+  error: Optional[str] = None
+
+  def summary(self) -> Dict[str, Any]:
+    d = dataclasses.asdict(self)
+    d.pop('eval_results')
+    d['num_evals'] = len(self.eval_results)
+    return d
+
+
+def budget_seconds(workload: spec.Workload, config: RunConfig) -> float:
+  budget = config.max_runtime_sec or workload.max_allowed_runtime_sec
+  return budget * (SELF_TUNING_BUDGET_FACTOR if config.tuning_ruleset == 'self' else 1.0)
+
+
+def train_once(workload: spec.Workload, submission: Submission, hyperparameters: Any,
+               rng_seed: int, log_dir: Optional[str], config: RunConfig,
+               on_eval: Optional[Callable[[Dict[str, Any]], None]] = None,
+               flags: Optional[Dict[str, Any]] = None, clock: Optional[Clock] = None
+               ) -> TrialResult:
+  """Train ``workload`` with ``submission`` and return how it went.
+
+  Args:
+    workload: the workload instance.
+    submission: a loaded, checked submission.
+    hyperparameters: attribute-access hyperparameters (None under self-tuning).
+    rng_seed: the trial's seed; every random choice derives from it.
+    log_dir: the trial directory for logs (None: write nothing).
+    config: stop conditions and schedule.
+    on_eval: called after each evaluation with a progress record.
+    flags: the command-line flags, written to ``flags_{k}.json``.
+    clock: the clock (tests substitute a fake one).
+
+  Returns:
+    A :class:`TrialResult`; the same summary lands in ``trial_summary.json``.
+  """
+  clock = clock or Clock()
+  account = TimeAccount()
+  wall_start = clock.read()
+  budget = budget_seconds(workload, config)
+
+  # ----- Set-up (untimed). -----
+  batch_size = checked_batch_size(submission, workload.workload_name, jax.device_count())
+  if log_dir:
+    os.makedirs(log_dir, exist_ok=True)
+  key = jax.random.PRNGKey(rng_seed)
+  data_key, init_key, opt_key, loop_key = jax.random.split(key, 4)
+  input_queue = workload._build_input_queue(data_key, 'train', config.data_dir, batch_size)
+  params, model_state = workload.init_model_fn(init_key)
+  optimizer_state = submission.init_optimizer_state(workload, params, model_state,
+                                                    hyperparameters, opt_key)
+  step_keys = StepKeys(loop_key)
+  step_keys.at(0)  # Compile the key generator outside the timed loop.
+  t = clock.read(wait_for=(params, model_state, optimizer_state))
+  account.add('setup', t - wall_start)
+
+  logger = trial_logs.MetricLogger(log_dir) if log_dir else None
+  workload.attach_metrics_logger(logger)
+  preemption_count = 0
+  if log_dir:
+    trial_logs.write_json(os.path.join(log_dir, 'hparams.json'),
+                          hyperparameters._asdict() if hasattr(hyperparameters, '_asdict')
+                          else hyperparameters)
+    meta = environment.fingerprint(submission.path)
+    meta.update({f'workload.{k}': v for k, v in
+                 dataclasses.asdict(workload.constants).items()})
+    meta.update({'rng_seed': rng_seed, 'global_batch_size': batch_size,
+                 'tuning_ruleset': config.tuning_ruleset, 'budget_sec': budget})
+    k = trial_logs.next_index(log_dir, 'meta_data')
+    trial_logs.write_json(os.path.join(log_dir, f'meta_data_{k}.json'), meta)
+    trial_logs.write_json(os.path.join(log_dir, f'flags_{k}.json'), flags or {})
+  t_loop = clock.read()
+  account.add('logging', t_loop - t)
+
+  # ----- Timed loop. -----
+  state: Dict[str, Any] = {
+      'accumulated_submission_time': 0.0, 'accumulated_eval_time': 0.0,
+      'accumulated_logging_time': 0.0, 'last_eval_time': None,
+      'max_allowed_runtime_sec': budget, 'time_remaining_sec': budget,
+      'is_time_remaining': True, 'validation_goal_reached': False,
+      'training_complete': False, 'global_step': 0}
+  train_state = types.MappingProxyType(state)  # Read-only view for update_params.
+  eval_results: List[Dict[str, Any]] = []
+  eval_history: List[tuple] = []  # AlgoPerf passes [(step, eval_result), ...].
+  global_step, status, time_to_target, error = 0, None, None, None
+  segment_start = t_loop  # Start of the current stretch of submission time.
+  last_eval_start = None
+  update_kwargs = {'train_state': train_state} if submission.update_params_takes_train_state else {}
+
+  try:
+    while status is None:
+      ds_key, update_key, prep_key, eval_key = step_keys.at(global_step)
+      batch = submission.data_selection(workload, input_queue, optimizer_state, params,
+                                        model_state, hyperparameters, global_step, ds_key)
+      try:
+        optimizer_state, params, model_state = submission.update_params(
+            workload, params, workload.model_params_types, model_state, hyperparameters,
+            batch, workload.loss_type, optimizer_state, eval_history, global_step,
+            update_key, **update_kwargs)
+      except spec.TrainingCompleteError:
+        state['training_complete'] = True
+      global_step += 1
+      state['global_step'] = global_step
+
+      # Scheduling uses an unsynchronised reading; the record below does not.
+      now = clock.peek()
+      estimate = state['accumulated_submission_time'] + (now - segment_start)
+      state['time_remaining_sec'] = budget - estimate
+      out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
+      if config.eval_every_steps:
+        eval_due = global_step % config.eval_every_steps == 0
+      else:
+        eval_due = last_eval_start is None or now - last_eval_start >= workload.eval_period_time_sec
+      if not (eval_due or out_of_steps or state['training_complete'] or estimate >= budget):
+        continue
+
+      # ----- Eval boundary: submission time ends once the device is done. -----
+      t = clock.read(wait_for=(optimizer_state, params, model_state))
+      last_eval_start = t
+      submission_time = state['accumulated_submission_time'] + (t - segment_start)
+      if submission.prepare_for_eval is not None:
+        optimizer_state, params, model_state = submission.prepare_for_eval(
+            workload, params, workload.model_params_types, model_state, hyperparameters,
+            workload.loss_type, optimizer_state, eval_history, global_step, prep_key)
+        t_prep = clock.read(wait_for=(optimizer_state, params, model_state))
+        submission_time += t_prep - t
+        t = t_prep
+      account.add('submission', submission_time - state['accumulated_submission_time'])
+      state['accumulated_submission_time'] = submission_time
+      state['time_remaining_sec'] = budget - submission_time
+      state['is_time_remaining'] = submission_time < budget
+
+      result = workload.eval_model(workload.eval_batch_size, params, model_state, eval_key,
+                                   config.data_dir, None, global_step)
+      t_eval = clock.read(wait_for=result)
+      account.add('eval', t_eval - t)
+      state['accumulated_eval_time'] = account.seconds['eval']
+      state['last_eval_time'] = submission_time
+
+      reached = workload.has_reached_validation_target(result)
+      if reached and time_to_target is None:
+        time_to_target = submission_time
+      state['validation_goal_reached'] = bool(time_to_target is not None)
+      row = dict(result, global_step=global_step, preemption_count=preemption_count,
+                 accumulated_submission_time=submission_time,
+                 accumulated_eval_time=account.seconds['eval'],
+                 accumulated_logging_time=account.seconds['logging'],
+                 score=submission_time, total_duration=t_eval - wall_start)
+      eval_results.append(row)
+      eval_history.append((global_step, result))
+
+      if reached and config.stop_at_target:
+        status = 'target_reached'
+      elif state['training_complete']:
+        status = 'training_complete'
+      elif out_of_steps:
+        status = 'max_steps'
+      elif not state['is_time_remaining']:
+        status = 'budget_exhausted'
+
+      if logger:
+        logger.append_scalar_metrics(row, global_step, preemption_count, is_eval=True)
+      if on_eval:
+        on_eval({'global_step': global_step, 'submission_time': submission_time,
+                 'budget': budget, 'metric_name': workload.target_metric_name,
+                 'metric': result.get(f'validation/{workload.target_metric_name}'),
+                 'target': workload.validation_target_value, 'reached': reached,
+                 'status': status})
+      segment_start = clock.read()
+      account.add('logging', segment_start - t_eval)
+      state['accumulated_logging_time'] = account.seconds['logging']
+  except Exception as e:  # A failing submission ends its trial, with the reason on disk.
+    status, error = 'failed', f'{type(e).__name__}: {e}'
+    if log_dir:
+      with open(os.path.join(log_dir, 'error.txt'), 'w') as f:
+        f.write(traceback.format_exc())
+    raise
+  finally:
+    t_end = clock.read()
+    # Since the last boundary: on failure, submission work no eval closed; else the wrap-up.
+    account.add('submission' if status in (None, 'failed') else 'logging', t_end - segment_start)
+    wall = t_end - wall_start
+    trial = TrialResult(
+        status=status or 'failed', time_to_target=time_to_target, global_step=global_step,
+        accumulated_submission_time=state['accumulated_submission_time'],
+        rng_seed=rng_seed, log_dir=log_dir, timing=account.as_dict(),
+        wall_clock_s=wall, timing_adds_up=account.adds_up(wall),
+        eval_results=eval_results, error=error)
+    if log_dir:
+      trial_logs.write_json(os.path.join(log_dir, trial_logs.SUMMARY_FILE), trial.summary())
+  return trial

@@ -1,0 +1,120 @@
+"""Trial log files in AlgoPerf's layout and format.
+
+``{experiment_dir}/{experiment_name}/study_{k}/{workload}_jax/trial_{m}/``:
+
+- ``eval_measurements.csv``: one row per evaluation, AlgoPerf's columns;
+- ``measurements.csv``: scalars a submission logs through ``workload.metrics_logger``;
+- ``hparams.json``: the trial's hyperparameters;
+- ``meta_data_{k}.json`` / ``flags_{k}.json``: environment and flags, one per (re)start;
+- ``trial_summary.json``: this project's completion marker (status, time to
+  target, seed, time account), written last.
+
+CSV rows are appended, never rewritten: the cost of logging stays flat as a
+trial grows, and a crash leaves every completed row on disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from typing import Any, Dict, List, Optional
+
+SUMMARY_FILE = 'trial_summary.json'
+
+
+def trial_dir(experiment_dir: str, experiment_name: str, study: int,
+              workload: str, trial: int) -> str:
+  return os.path.join(experiment_dir, experiment_name, f'study_{study}',
+                      f'{workload}_jax', f'trial_{trial}')
+
+
+def _plain(value: Any) -> Any:
+  """A JSON/CSV-friendly Python scalar (numpy and JAX scalars included)."""
+  if hasattr(value, 'item') and getattr(value, 'shape', None) == ():
+    value = value.item()
+  if isinstance(value, float) and math.isnan(value):
+    return float('nan')
+  return value
+
+
+class CsvAppender:
+  """Appends dict rows to a CSV; the header is the sorted keys of the first row.
+
+  A later row with keys the header lacks rewrites the file once with the
+  union of columns (rare: a metric appearing mid-run).
+  """
+
+  def __init__(self, path: str) -> None:
+    self.path = path
+    self.columns: Optional[List[str]] = None
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+      with open(path, newline='') as f:
+        self.columns = next(csv.reader(f))
+
+  def append(self, row: Dict[str, Any]) -> None:
+    row = {k: _plain(v) for k, v in row.items()}
+    if self.columns is None:
+      self.columns = sorted(row)
+      with open(self.path, 'w', newline='') as f:
+        csv.writer(f).writerow(self.columns)
+    elif not set(row) <= set(self.columns):
+      self._widen(sorted(set(self.columns) | set(row)))
+    with open(self.path, 'a', newline='') as f:
+      csv.DictWriter(f, self.columns, restval='').writerow(row)
+
+  def _widen(self, columns: List[str]) -> None:
+    with open(self.path, newline='') as f:
+      rows = list(csv.DictReader(f))
+    tmp = self.path + '.tmp'
+    with open(tmp, 'w', newline='') as f:
+      writer = csv.DictWriter(f, columns, restval='')
+      writer.writeheader()
+      writer.writerows(rows)
+    os.replace(tmp, self.path)
+    self.columns = columns
+
+
+class MetricLogger:
+  """AlgoPerf's ``MetricLogger`` interface: ``append_scalar_metrics(metrics, global_step, ...)``."""
+
+  def __init__(self, log_dir: str) -> None:
+    self._eval = CsvAppender(os.path.join(log_dir, 'eval_measurements.csv'))
+    self._train = CsvAppender(os.path.join(log_dir, 'measurements.csv'))
+
+  def append_scalar_metrics(self, metrics: Dict[str, Any], global_step: int,
+                            preemption_count: Optional[int] = None,
+                            is_eval: bool = False) -> None:
+    row = dict(metrics, global_step=global_step)
+    if preemption_count is not None:
+      row['preemption_count'] = preemption_count
+    (self._eval if is_eval else self._train).append(row)
+
+  def finish(self) -> None:
+    """Nothing is buffered; kept for AlgoPerf API compatibility."""
+
+
+def write_json(path: str, obj: Any) -> None:
+  """Write JSON atomically (temp file, then rename): never a half-written file."""
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(obj, f, indent=2, sort_keys=True, default=str)
+    f.write('\n')
+  os.replace(tmp, path)
+
+
+def next_index(log_dir: str, prefix: str) -> int:
+  """The first k for which ``{prefix}_{k}.json`` does not exist yet."""
+  k = 0
+  while os.path.exists(os.path.join(log_dir, f'{prefix}_{k}.json')):
+    k += 1
+  return k
+
+
+def read_summary(log_dir: str) -> Optional[Dict[str, Any]]:
+  path = os.path.join(log_dir, SUMMARY_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)

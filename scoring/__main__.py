@@ -1,0 +1,4 @@
+"""``python -m scoring ...`` (same as ``algoperf-like score ...``)."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Pieces every workload shares: TFDS loading, numpy input pipelines, losses, parameter types."""

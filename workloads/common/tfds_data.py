@@ -1,0 +1,54 @@
+"""Prepare a TFDS builder once and load whole splits as numpy arrays.
+
+Every workload's data flows through a tensorflow-datasets builder, exactly as
+full-scale workloads read prepared TFDS data from ``--data_dir``. Small CPU
+datasets then fit in memory, so the training loop batches from numpy rather
+than from ``tf.data`` (cheaper per step, and deterministic from a seed).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Dict, Type
+
+import numpy as np
+
+_LOCK = threading.Lock()
+_CACHE: Dict[tuple, Dict[str, np.ndarray]] = {}
+
+
+class DatasetMissingError(FileNotFoundError):
+  """The dataset is not prepared under ``data_dir`` and cannot be generated there."""
+
+
+def load_split(builder_cls: Type, split: str, data_dir: str,
+               generate: bool = True) -> Dict[str, np.ndarray]:
+  """All examples of ``split`` as a dict of numpy arrays (cached per process).
+
+  Args:
+    builder_cls: a ``tfds.core.GeneratorBasedBuilder`` subclass.
+    split: 'train', 'validation' or 'test'.
+    data_dir: the TFDS data directory (``--data_dir``).
+    generate: prepare the dataset if it is missing (offline generators only).
+
+  Returns:
+    ``{feature_name: array}`` with the examples in the builder's stored order.
+  """
+  import tensorflow_datasets as tfds  # Heavy: only when data is needed.
+  tfds.display_progress_bar(False)
+  data_dir = os.path.abspath(os.path.expanduser(data_dir))
+  key = (builder_cls.__name__, split, data_dir)
+  with _LOCK:
+    if key in _CACHE:
+      return _CACHE[key]
+    builder = builder_cls(data_dir=data_dir)
+    if not builder.is_prepared():
+      if not generate:
+        raise DatasetMissingError(
+            f'dataset {builder.name} is not prepared under --data_dir={data_dir}')
+      builder.download_and_prepare()
+    dataset = builder.as_dataset(split=split, batch_size=-1, shuffle_files=False)
+    arrays = {k: np.asarray(v) for k, v in tfds.as_numpy(dataset).items()}
+    _CACHE[key] = arrays
+    return arrays

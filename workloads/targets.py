@@ -1,0 +1,29 @@
+"""Read ``workloads/targets.json``: targets and budgets as data (no JAX import).
+
+Both the workloads and the scorer read this file, so a target lives in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+TARGETS_FILE = Path(__file__).with_name('targets.json')
+
+
+@functools.lru_cache(maxsize=None)
+def load_targets(path: str | None = None) -> Dict[str, Any]:
+  """The whole targets file as a dict (official ``workload_targets*.json`` layout)."""
+  with open(path or TARGETS_FILE) as f:
+    return json.load(f)
+
+
+def workload_targets(name: str) -> Dict[str, Any]:
+  """The entry of one workload; ``KeyError`` names the known workloads."""
+  entries = load_targets()['workloads']
+  if name not in entries:
+    raise KeyError(f'no targets for workload {name!r} in {TARGETS_FILE} '
+                   f'(known: {", ".join(sorted(entries))})')
+  return entries[name]
