@@ -64,7 +64,7 @@ def fingerprint(submission_path: str | None = None) -> Dict[str, Any]:
       'harness.git_commit': git_commit(os.path.dirname(os.path.abspath(__file__))),
   }
   info.update({f'version.{p}': _version(p) for p in _PACKAGES})
-  if submission_path:
+  if submission_path and os.path.isfile(submission_path):
     info['submission.path'] = os.path.abspath(submission_path)
     info['submission.sha256'] = file_sha256(submission_path)
   return info

@@ -91,7 +91,7 @@ def _train_step(workload, tx, label_smoothing, grad_clip, dropout_rate,
     return out['summed'] / out['n_valid_examples'], new_model_state
 
   (loss, new_model_state), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
-  grad_norm = optax.global_norm(grads)
+  grad_norm = jnp.sqrt(sum(jnp.vdot(g, g) for g in jax.tree.leaves(grads)))
   if grad_clip is not None:
     grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, grad_clip / (grad_norm + 1e-6)),
                          grads)
