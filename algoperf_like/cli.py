@@ -132,8 +132,11 @@ def run_command(argv: List[str]) -> int:
     return 0
 
   _quiet_libraries()
-  from algoperf_like.submission import load_submission
+  import jax
+  from algoperf_like.submission import checked_batch_size, load_submission
   submission = load_submission(fv.submission_path)
+  for name in names:  # Fail before anything is written.
+    checked_batch_size(submission, name, jax.device_count())
   root = os.path.join(fv.experiment_dir, experiment_name)
   if os.path.exists(root):
     if fv.overwrite:
