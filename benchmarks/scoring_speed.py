@@ -87,10 +87,12 @@ def build_tree(root: Path, n_sub: int, rng: np.random.Generator) -> tuple[int, i
                     tdir.mkdir()
                     time_s = np.cumsum(rng.uniform(200, 400, n))
                     data = rng.uniform(0, 1, (n, len(cols)))
-                    # distinct speeds -> distinct first-hit eval indices (no ties, whose
-                    # official resolution depends on os.listdir order)
-                    prog = np.linspace(0, 1, n) * (0.85 + 0.1 * t + rng.uniform(-0.02, 0.02))
-                    curve = target * (1.3 - 0.35 * prog) if minimize else target * (0.6 + 0.45 * prog)
+                    # first hit at a distinct eval index per trial (no ties, whose official
+                    # resolution depends on os.listdir order); ~15% of trials never hit
+                    hit = n if rng.uniform() < 0.15 else int(n * (0.35 + 0.12 * t))
+                    good = np.arange(n) >= hit
+                    sign = -1.0 if minimize else 1.0
+                    curve = target * (1 + sign * np.where(good, 1, -1) * rng.uniform(0.01, 0.2, n))
                     for j, c in enumerate(cols):
                         if c in ("accumulated_submission_time", "score"):
                             data[:, j] = time_s

@@ -91,12 +91,12 @@ def _train_step(workload, tx, label_smoothing, grad_clip, dropout_rate,
     return out['summed'] / out['n_valid_examples'], new_model_state
 
   (loss, new_model_state), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
-  grad_norm = jnp.sqrt(sum(jnp.vdot(g, g) for g in jax.tree.leaves(grads)))
-  if grad_clip is not None:
+  if grad_clip is not None:  # Scale the gradient to global norm <= grad_clip.
+    grad_norm = jnp.sqrt(sum(jnp.vdot(g, g) for g in jax.tree.leaves(grads)))
     grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, grad_clip / (grad_norm + 1e-6)),
                          grads)
   updates, new_opt_state = tx.update(grads, opt_state, params)
-  return new_opt_state, optax.apply_updates(params, updates), new_model_state, loss, grad_norm
+  return new_opt_state, optax.apply_updates(params, updates), new_model_state, loss
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,7 +121,7 @@ def update_params(workload, current_param_container, current_params_types,
   """
   del current_params_types, loss_type, eval_results, global_step, train_state
   step = _jitted_step(jax.default_backend())
-  opt_state, params, model_state, _, _ = step(
+  opt_state, params, model_state, _ = step(
       workload, optimizer_state.tx,
       float(_hparam(hyperparameters, 'label_smoothing', 0.0)),
       _hparam(hyperparameters, 'grad_clip', None),
