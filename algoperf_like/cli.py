@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from typing import List, Optional
 
 from absl import flags as absl_flags
@@ -70,6 +69,21 @@ def _run_flags() -> absl_flags.FlagValues:
                    flag_values=fv)
   d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory (CPU workloads '
                   'generate their data there on first use).', flag_values=fv)
+  d.DEFINE_enum('executor', 'local', ['local', 'processes', 'slurm'],
+                'Where trials run: here, one child process each, or one Slurm task each.',
+                flag_values=fv)
+  d.DEFINE_integer('max_parallel', 1, 'Trials at once (processes; Slurm array parallelism).',
+                   lower_bound=1, flag_values=fv)
+  d.DEFINE_string('slurm_partition', None, 'Slurm partition (default: the cluster default).',
+                  flag_values=fv)
+  d.DEFINE_integer('slurm_time_min', 60, 'Slurm time limit per trial, minutes.', lower_bound=1,
+                   flag_values=fv)
+  d.DEFINE_integer('slurm_cpus_per_task', 1, 'CPUs per Slurm task.', lower_bound=1,
+                   flag_values=fv)
+  d.DEFINE_integer('slurm_gpus_per_task', 0, 'GPUs per Slurm task.', lower_bound=0,
+                   flag_values=fv)
+  d.DEFINE_string('slurm_folder', None, 'Folder for Slurm job files and task logs '
+                  '(default: experiment_dir/experiment_name/slurm).', flag_values=fv)
   return fv
 
 
@@ -85,7 +99,7 @@ def _parse(fv: absl_flags.FlagValues, argv: List[str]) -> None:
     raise UsageError(f'unexpected argument {rest[1]!r}')
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # TF only reads data here.
   from absl import logging as absl_logging
@@ -131,54 +145,88 @@ def run_command(argv: List[str]) -> int:
       print(json.dumps(trial.to_json(), sort_keys=True))
     return 0
 
-  _quiet_libraries()
+  quiet_libraries()
   import jax
   from algoperf_like.submission import checked_batch_size, load_submission
   submission = load_submission(fv.submission_path)
   for name in names:  # Fail before anything is written.
     checked_batch_size(submission, name, jax.device_count())
   root = os.path.join(fv.experiment_dir, experiment_name)
-  if os.path.exists(root):
-    if fv.overwrite:
-      shutil.rmtree(root)
-    elif not fv.resume_last_run:
-      raise UsageError(f'--experiment_dir: {root} already exists; pass --overwrite to '
-                       'start over or --resume_last_run to continue it')
+  record = trial_plan.plan_record(plan)
+  plan_file = os.path.join(root, 'plan.json')
+  executor = _make_executor(fv, root)  # Bad executor options fail before anything is written.
+  if os.path.exists(root) and not fv.overwrite:
+    # Re-running the same command continues it; anything else would mix two experiments.
+    if not _same_plan(plan_file, record):
+      hint = ('its plan.json differs from this command\'s plan' if fv.resume_last_run
+              else 'pass --overwrite to start over, or rerun the command that made it')
+      raise UsageError(f'--experiment_dir: {root} already exists with another plan; {hint}')
+    print(f'{root}: same plan as before: resuming', file=sys.stderr)
+  if fv.overwrite and os.path.exists(root):
+    shutil.rmtree(root)
   os.makedirs(root, exist_ok=True)
   from algoperf_like import trial_logs
-  trial_logs.write_json(os.path.join(root, 'plan.json'),
-                        trial_plan.plan_record(plan, flags=fv.flag_values_dict()))
-  return _run_plan(plan, submission, fv)
+  if not os.path.exists(plan_file):
+    trial_logs.write_json(plan_file, record)
+  return _run_plan(plan, fv, executor)
 
 
-def _run_plan(plan, submission, fv) -> int:
-  from algoperf_like import progress, runner, trial_logs
-  import workloads
+def _same_plan(plan_file: str, record) -> bool:
+  try:
+    with open(plan_file) as f:
+      return json.load(f)['trials'] == json.loads(json.dumps(record['trials']))
+  except (OSError, ValueError, KeyError):
+    return False
+
+
+def _make_executor(fv, root: str):
+  from algoperf_like.executors import make_executor
+  if fv.executor == 'local':
+    return make_executor('local')
+  if fv.executor == 'processes':
+    return make_executor('processes', max_parallel=fv.max_parallel)
+  if shutil.which('sbatch') is None:
+    raise UsageError('--executor=slurm: sbatch is not on PATH (no Slurm client here)')
+  return make_executor('slurm', folder=fv.slurm_folder or os.path.join(root, 'slurm'),
+                       partition=fv.slurm_partition, time_min=fv.slurm_time_min,
+                       cpus_per_task=fv.slurm_cpus_per_task,
+                       gpus_per_task=fv.slurm_gpus_per_task,
+                       max_parallel=fv.max_parallel if fv.max_parallel > 1 else None)
+
+
+def _run_plan(plan, fv, executor) -> int:
+  from algoperf_like import monitor, runner, sweep
+  from workloads import targets
   config = runner.RunConfig(
       data_dir=fv.data_dir, tuning_ruleset=fv.tuning_ruleset,
       max_global_steps=fv.max_global_steps, eval_every_steps=fv.eval_every_steps,
       max_runtime_sec=fv.max_runtime_sec)
-  summaries, instances = [], {}
-  for trial in plan:
-    label = f'{trial.workload} study {trial.study} trial {trial.trial}'
-    done = trial_logs.read_summary(trial.log_dir)
-    if done is not None and done.get('status') != 'failed':
-      print(f'[{label}] already finished ({done["status"]}): skipped', file=sys.stderr)
-      continue
-    if trial.workload not in instances:
-      instances[trial.workload] = workloads.get_workload(trial.workload, fv.data_dir)
-    start = time.perf_counter()
-    result = runner.train_once(instances[trial.workload], submission,
-                               trial.hyperparameters_tuple(), trial.rng_seed,
-                               trial.log_dir, config, on_eval=progress.EvalPrinter(label),
-                               flags=fv.flag_values_dict())
-    if abs(time.perf_counter() - start - result.wall_clock_s) > max(1.0, 0.02 * result.wall_clock_s):
-      print(f'[{label}] warning: the time account does not match the outside clock',
-            file=sys.stderr)
-    summaries.append(progress.format_summary(label, result))
-  for line in summaries:
-    print(line)
-  return 0
+  finished, to_run = sweep.split_finished(plan)
+  for trial in finished:
+    print(f'[{sweep.trial_label(trial)}] finished earlier: skipped', file=sys.stderr)
+  budget_factor = runner.SELF_TUNING_BUDGET_FACTOR if fv.tuning_ruleset == 'self' else 1.0
+  workload_info = {}
+  for name in {t.workload for t in plan}:
+    t = targets.workload_targets(name)
+    workload_info[name] = {'metric': t['target_metric_name'],
+                           'target': t['validation_target_value'],
+                           'budget': (fv.max_runtime_sec or t['max_allowed_runtime_sec'])
+                           * budget_factor}
+  progress = monitor.SweepMonitor(to_run, workload_info).start()
+  summaries = []
+
+  def report(job, summary):
+    progress.trial_finished(job.trial, summary)
+    summaries.append((job.trial, summary))
+
+  try:
+    executor.run(sweep.jobs_for(to_run, config, fv.flag_values_dict()), report)
+  finally:
+    progress.stop()
+  for trial, summary in summaries:
+    print(f'{sweep.trial_label(trial)}: {monitor.describe_summary(summary)}, '
+          f'seed {trial.rng_seed}, logs {trial.log_dir}')
+  return 1 if any(s.get('status') == 'failed' for _, s in summaries) else 0
 
 
 def workloads_command(argv: List[str]) -> int:

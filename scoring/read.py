@@ -95,6 +95,11 @@ def _has_studies(path: str) -> bool:
         return False
 
 
+# What this project's runner writes beside the study directories (not stray).
+HARNESS_FILES = frozenset({"plan.json"})
+HARNESS_DIRS = frozenset({"slurm"})
+
+
 def find_submissions(root: str | Path, warn) -> list[tuple[str, str]]:
     """``[(submission name, directory)]`` below ``root`` (see module docstring)."""
     root = str(root)
@@ -139,8 +144,11 @@ def find_trial_files(root: str | Path, targets: Targets, warn,
         tag = "" if run == sub else "@" + run[len(sub) + 1:]
         sdirs, sfiles = _dirs(sub_path)
         for f in sfiles:
-            warn(f"stray file ignored: {f.path}")
+            if f.name not in HARNESS_FILES:
+                warn(f"stray file ignored: {f.path}")
         for sd in sdirs:
+            if sd.name in HARNESS_DIRS:
+                continue
             if not _STUDY.match(sd.name):
                 warn(f"not a study_* directory, ignored: {sd.path}")
                 continue

@@ -90,7 +90,8 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _table_html(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, escape=True, border=0, classes="t", na_rep="-")
+    table = df.to_html(index=False, escape=True, border=0, classes="t", na_rep="-")
+    return f'<div class="scroll">{table}</div>'
 
 
 def write_html(res, path: Path, profile_png: bytes) -> None:
@@ -106,8 +107,8 @@ def write_html(res, path: Path, profile_png: bytes) -> None:
         sections.append(f"<h3>{html.escape(w)}</h3>" + _img(plots.png_bytes(fig), w))
     studies = res.studies.copy()
     studies["time_to_target"] = studies["time_to_target"].map(_fmt_time)
-    raw = res.raw_times.map(_fmt_time).reset_index()
-    status = res.status.reset_index()
+    raw = res.raw_times.map(_fmt_time).rename_axis(None, axis=1).reset_index()
+    status = res.status.rename_axis(None, axis=1).reset_index()
     sp = speedup_frame(res)
     warn_html = ("<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in res.warnings)
                  + "</ul>") if res.warnings else ""
@@ -117,7 +118,7 @@ def write_html(res, path: Path, profile_png: bytes) -> None:
 body{{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}}
 table.t{{border-collapse:collapse;font-size:13px;margin:8px 0 20px}}
 table.t th,table.t td{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
-table.t th{{background:#f0f0f0}} img{{max-width:100%}} .desc{{color:#555;font-size:13px}}
+table.t th{{background:#f0f0f0}} img{{max-width:100%}} .scroll{{overflow-x:auto}} .desc{{color:#555;font-size:13px}}
 </style></head><body>
 <h1>Scoring report</h1>
 <p class="desc">{html.escape(_describe(res))}</p>

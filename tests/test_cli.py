@@ -84,12 +84,13 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, capsys):
   assert not experiments.exists()
 
 
-def test_existing_experiment_needs_overwrite_or_resume(tmp_path, capsys):
+@pytest.mark.parametrize('resume', [False, True])
+def test_existing_experiment_with_another_plan_is_refused(tmp_path, capsys, resume):
   (tmp_path / 'exp' / 'nadamw').mkdir(parents=True)
   rc, _, err = _run(['--workload=mnist1d', f'--submission_path={NADAMW}',
-                     f'--tuning_search_space={NADAMW_SPACE}', f'--experiment_dir={tmp_path}/exp'],
-                    capsys)
-  assert rc == 2 and 'already exists; pass --overwrite' in err
+                     f'--tuning_search_space={NADAMW_SPACE}', f'--experiment_dir={tmp_path}/exp']
+                    + (['--resume_last_run'] if resume else []), capsys)
+  assert rc == 2 and 'already exists with another plan' in err
 
 
 def test_dry_run_prints_one_json_object_per_trial(tmp_path, capsys):

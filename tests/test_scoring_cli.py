@@ -10,7 +10,10 @@ import pytest
 
 from scoring.cli import main
 
-from scoring_trees import write_targets, write_trial
+try:
+    from tests.scoring_trees import write_targets, write_trial
+except ImportError:  # tests/ not a package
+    from scoring_trees import write_targets, write_trial
 
 REPO = Path(__file__).resolve().parents[1]
 

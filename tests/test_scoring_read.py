@@ -13,7 +13,10 @@ from scoring import (CorruptLogError, ScoringError, ScoringOptions, ScoringWarni
 from scoring.read import read_trial, split_workload_dir
 from scoring.targets import METRIC_DIRECTION, default_targets_path
 
-from scoring_trees import FIXTURES, write_targets, write_trial
+try:
+    from tests.scoring_trees import FIXTURES, write_targets, write_trial
+except ImportError:  # tests/ not a package
+    from scoring_trees import FIXTURES, write_targets, write_trial
 
 V06 = FIXTURES / "workload_targets_v06.json"
 V05 = FIXTURES / "workload_targets_v05.json"

@@ -1,0 +1,79 @@
+"""Run a plan of trials: skip the finished ones, hand the rest to an executor.
+
+A trial is finished when its ``trial_summary.json`` exists (written last by
+the runner, whatever the outcome): that file is the explicit completion
+marker. A trial directory without it is an interrupted attempt; it is
+cleared and the trial runs again from the start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from algoperf_like import trial_logs
+from algoperf_like.runner import RunConfig
+from algoperf_like.trial_plan import TrialSpec
+
+_WORKLOADS: Dict[tuple, Any] = {}  # One instance per (workload, data_dir) per process.
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialJob:
+  """Everything a worker (this process, a child process, a Slurm task) needs for one trial."""
+  trial: TrialSpec
+  config: RunConfig
+  flags: Dict[str, Any]
+
+
+def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, Any]:
+  """Run one trial and return its summary (the content of ``trial_summary.json``).
+
+  Importable by name and picklable, so every executor runs trials the same way.
+  """
+  import workloads
+  from algoperf_like.runner import train_once
+  from algoperf_like.submission import load_submission
+  trial = job.trial
+  if os.path.isdir(trial.log_dir):  # An interrupted attempt: start over.
+    shutil.rmtree(trial.log_dir)
+  key = (trial.workload, job.config.data_dir)
+  if key not in _WORKLOADS:
+    _WORKLOADS[key] = workloads.get_workload(trial.workload, job.config.data_dir)
+  submission = load_submission(trial.submission_path)
+  start = time.perf_counter()
+  result = train_once(_WORKLOADS[key], submission, trial.hyperparameters_tuple(),
+                      trial.rng_seed, trial.log_dir, job.config, on_eval=on_eval,
+                      flags=job.flags)
+  summary = result.summary()
+  summary['outside_wall_clock_s'] = time.perf_counter() - start
+  return summary
+
+
+def trial_label(trial: TrialSpec) -> str:
+  return f'{trial.workload} study {trial.study} trial {trial.trial}'
+
+
+def split_finished(plan: Sequence[TrialSpec]) -> tuple[list, list]:
+  """``(finished, to_run)``: trials with a completion marker, and the others."""
+  finished, to_run = [], []
+  for trial in plan:
+    (finished if trial_logs.read_summary(trial.log_dir) is not None else to_run).append(trial)
+  return finished, to_run
+
+
+def failed_summary(trial: TrialSpec, reason: str) -> Dict[str, Any]:
+  """Mark a trial whose worker died without writing its summary (crash, OOM kill)."""
+  os.makedirs(trial.log_dir, exist_ok=True)
+  summary = {'status': 'failed', 'error': reason, 'rng_seed': trial.rng_seed,
+             'time_to_target': None, 'log_dir': trial.log_dir}
+  trial_logs.write_json(os.path.join(trial.log_dir, trial_logs.SUMMARY_FILE), summary)
+  return summary
+
+
+def jobs_for(trials: Sequence[TrialSpec], config: RunConfig,
+             flags: Dict[str, Any]) -> List[TrialJob]:
+  return [TrialJob(t, config, flags) for t in trials]
