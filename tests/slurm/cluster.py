@@ -1,0 +1,137 @@
+"""A throw-away single-node Slurm cluster for tests (wraps start_cluster.sh / stop_cluster.sh).
+
+Usage in a test module:
+
+  from tests.slurm.cluster import SlurmUnavailable, running_cluster
+
+  @pytest.fixture(scope='module')
+  def slurm_cluster():
+    with contextlib.ExitStack() as stack:
+      try:
+        info = stack.enter_context(running_cluster())
+      except SlurmUnavailable as e:
+        pytest.skip(f'Slurm cannot be installed here: {e}')
+      yield info
+
+While the context is open, os.environ['SLURM_CONF'] points at the generated slurm.conf, so
+sbatch/squeue/sacct/scancel (and submitit, which calls them) talk to the test cluster; jobs see
+SLURM_CONF too (slurmd sets it). Subprocesses started with a scrubbed environment must be given
+SLURM_CONF explicitly: nothing is written to /etc/slurm. Only one such cluster can run per
+machine (it uses the default ports 6817/6818); starting it stops an earlier one in the same
+state dir. Installing Slurm (first start on a fresh machine) needs root and apt-get.
+"""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from typing import Iterator
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+START_SCRIPT = os.path.join(HERE, 'start_cluster.sh')
+STOP_SCRIPT = os.path.join(HERE, 'stop_cluster.sh')
+DEFAULT_STATE_DIR = '/tmp/algoperf_like_slurm'
+PARTITION = 'debug'
+# Commands the scripts need once Slurm is installed.
+_COMMANDS = ('munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'sacct', 'scancel', 'sinfo',
+             'scontrol', 'srun')
+_SEARCH_PATH = os.pathsep.join(
+    [os.environ.get('PATH', ''), '/usr/local/sbin', '/usr/sbin', '/sbin'])
+_EXIT_CANNOT_INSTALL = 3
+
+
+class SlurmUnavailable(RuntimeError):
+  """Slurm is not installed and cannot be installed here (a test should skip, not fail)."""
+
+
+class SlurmStartError(RuntimeError):
+  """Slurm is installed but the test cluster did not come up (a real failure)."""
+
+
+def state_dir() -> str:
+  return os.environ.get('SLURM_TEST_DIR') or DEFAULT_STATE_DIR
+
+
+def slurm_available() -> tuple[bool, str]:
+  """Whether running_cluster() can install (if needed) and start Slurm here; else why not.
+
+  Cheap: looks at the platform, the user and the commands on PATH; installs nothing.
+  """
+  if not sys.platform.startswith('linux'):
+    return False, f'the test cluster needs Linux, this is {sys.platform}'
+  for tool in ('bash', 'flock', 'ss', 'pgrep', 'hostname'):
+    if shutil.which(tool, path=_SEARCH_PATH) is None:
+      return False, f'{tool!r} is not on PATH'
+  if os.geteuid() != 0:
+    return False, 'the test cluster runs its daemons as root (and installs with apt-get)'
+  missing = [c for c in _COMMANDS if shutil.which(c, path=_SEARCH_PATH) is None]
+  if not missing:
+    return True, 'Slurm and munge are installed'
+  if shutil.which('apt-get', path=_SEARCH_PATH) is None:
+    return False, f'{", ".join(missing)} not installed and apt-get is missing'
+  return True, 'Slurm and munge can be installed with apt-get'
+
+
+def log_tails(directory: str | None = None, lines: int = 30) -> str:
+  """The last lines of the cluster's daemon logs, for failure messages."""
+  log_dir = os.path.join(directory or state_dir(), 'log')
+  parts = []
+  for name in ('slurmctld.log', 'slurmd.log', 'munged.log'):
+    path = os.path.join(log_dir, name)
+    if os.path.exists(path):
+      with open(path, errors='replace') as f:
+        tail = f.readlines()[-lines:]
+      parts.append(f'----- {path} -----\n' + ''.join(tail))
+  return '\n'.join(parts) or f'(no logs under {log_dir})'
+
+
+def _stop(directory: str, purge: bool) -> None:
+  cmd = ['bash', STOP_SCRIPT] + (['--purge'] if purge else []) + [directory]
+  subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=180, check=False)
+
+
+@contextlib.contextmanager
+def running_cluster(directory: str | None = None, start_timeout_s: float = 600,
+                    purge: bool | None = None) -> Iterator[dict]:
+  """Starts the cluster (installing Slurm first if needed); stops it when the context exits.
+
+  Yields {'conf': path of slurm.conf, 'partition': 'debug', 'state_dir': ..., 'log_dir': ...}
+  and sets os.environ['SLURM_CONF'] to the conf meanwhile (restored afterwards).
+  Raises SlurmUnavailable if Slurm cannot be installed here, SlurmStartError if it is
+  installed but does not come up. purge (default: True unless SLURM_TEST_KEEP=1) deletes the
+  state dir (config, logs) after stopping.
+  """
+  ok, reason = slurm_available()
+  if not ok:
+    raise SlurmUnavailable(reason)
+  directory = os.path.abspath(directory or state_dir())
+  if purge is None:
+    purge = os.environ.get('SLURM_TEST_KEEP', '') not in ('1', 'true', 'yes')
+  try:
+    proc = subprocess.run(['bash', START_SCRIPT, directory], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=start_timeout_s, check=False)
+  except subprocess.TimeoutExpired as e:
+    _stop(directory, purge=False)
+    stderr = e.stderr.decode(errors='replace') if isinstance(e.stderr, bytes) else e.stderr
+    raise SlurmStartError(f'{START_SCRIPT} took more than {start_timeout_s} s:\n'
+                          f'{(stderr or "")[-3000:]}') from None
+  if proc.returncode == _EXIT_CANNOT_INSTALL:
+    lines = [l for l in proc.stderr.splitlines() if 'CANNOT INSTALL' in l]
+    why = lines[-1].split('CANNOT INSTALL:', 1)[-1].strip() if lines else 'see stderr'
+    raise SlurmUnavailable(f'{why}\n{proc.stderr[-3000:]}')
+  if proc.returncode != 0 or not proc.stdout.strip():
+    _stop(directory, purge=False)
+    raise SlurmStartError(f'{START_SCRIPT} exited with {proc.returncode}:\n{proc.stderr[-5000:]}')
+  conf = os.path.join(proc.stdout.strip().splitlines()[-1], 'slurm.conf')
+  previous = os.environ.get('SLURM_CONF')
+  os.environ['SLURM_CONF'] = conf
+  try:
+    yield {'conf': conf, 'partition': PARTITION, 'state_dir': directory,
+           'log_dir': os.path.join(directory, 'log')}
+  finally:
+    if previous is None:
+      os.environ.pop('SLURM_CONF', None)
+    else:
+      os.environ['SLURM_CONF'] = previous
+    _stop(directory, purge=purge)
