@@ -35,8 +35,8 @@ ours() {  # ours PID NAME
   local pid="$1" name="$2"
   [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/" && return 0
-  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF -- "SLURM_CONF=$CONF"
+  { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$DIR/" && return 0
+  { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF -- "SLURM_CONF=$CONF"
 }
 
 pids_of() {  # pids_of NAME PIDFILE: our processes called NAME
@@ -49,13 +49,45 @@ pids_of() {  # pids_of NAME PIDFILE: our processes called NAME
   done
 }
 
-stop() {  # stop NAME PIDFILE
-  local name="$1" pidfile="$2" pids i
+# Processes of jobs of this cluster: their environment has SLURM_JOB_ID and our SLURM_CONF
+# (slurmd sets both). Never this script or its ancestors (a caller may export both).
+job_pids() {
+  local ancestors=" " p=$$ pid env
+  while [ -n "$p" ] && [ "$p" -gt 1 ] 2>/dev/null; do
+    ancestors+="$p "
+    p="$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)"
+  done
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    case "$ancestors" in *" $pid "*) continue ;; esac
+    env="$({ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null)" || continue
+    grep -qxF -- "SLURM_CONF=$CONF" <<<"$env" && grep -q '^SLURM_JOB_ID=' <<<"$env" && echo "$pid"
+  done
+}
+
+kill_wait() {  # kill_wait WHAT SECONDS PID...: SIGTERM, wait up to SECONDS, then SIGKILL
+  local what="$1" secs="$2" i pids
+  shift 2
+  pids="$*"
+  [ -n "$pids" ] || return 0
+  log "stopping $what ($(echo $pids))"
+  kill -TERM $pids 2>/dev/null
+  for i in $(seq $((secs * 10))); do
+    pids="$(for p in $pids; do [ -d "/proc/$p" ] && echo "$p"; done)"
+    [ -z "$pids" ] && return 0
+    sleep 0.1
+  done
+  log "$what did not exit after SIGTERM: SIGKILL $(echo $pids)"
+  kill -KILL $pids 2>/dev/null
+  sleep 0.2
+}
+
+stop() {  # stop NAME PIDFILE [SECONDS]
+  local name="$1" pidfile="$2" secs="${3:-10}" pids i
   pids="$(pids_of "$name" "$pidfile")"
   if [ -n "$pids" ]; then
     log "stopping $name ($(echo $pids))"
     kill -TERM $pids 2>/dev/null
-    for i in $(seq 100); do
+    for i in $(seq $((secs * 10))); do
       pids="$(for p in $pids; do [ -d "/proc/$p" ] && echo "$p"; done)"
       [ -z "$pids" ] && break
       sleep 0.1
@@ -83,8 +115,13 @@ if [ -f "$CONF" ] && [ -n "$(pids_of slurmctld "$DIR/run/slurmctld.pid")" ] && c
   fi
 fi
 
+# SIGTERM both Slurm daemons at once (each takes ~2 s to exit), then wait for each in turn.
+early="$(pids_of slurmd "$DIR/run/slurmd.pid") $(pids_of slurmctld "$DIR/run/slurmctld.pid")"
+[ -z "${early// /}" ] || kill -TERM $early 2>/dev/null
 stop slurmd "$DIR/run/slurmd.pid"
-stop slurmstepd ""
+# Left over only if slurmd/slurmctld died under running jobs (slurmstepd ignores SIGTERM).
+kill_wait "job processes" 2 $(job_pids)
+stop slurmstepd "" 1
 stop slurmctld "$DIR/run/slurmctld.pid"
 stop munged "$DIR/run/munged.pid"
 
