@@ -60,8 +60,8 @@ def _run_flags() -> absl_flags.FlagValues:
   d.DEFINE_boolean('overwrite', False, 'Delete existing logs of this experiment first.',
                    flag_values=fv)
   d.DEFINE_boolean('resume_last_run', False,
-                   'Continue an existing experiment: skip finished trials, rerun the others.',
-                   flag_values=fv)
+                   'Continue an existing experiment: skip finished trials, continue '
+                   'interrupted ones from their last checkpoint, run the rest.', flag_values=fv)
   d.DEFINE_boolean('dry_run', False, 'Print the planned trials as JSON lines; run nothing.',
                    flag_values=fv)
   d.DEFINE_boolean('official_per_study_draw', False,
@@ -69,6 +69,8 @@ def _run_flags() -> absl_flags.FlagValues:
                    flag_values=fv)
   d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory (CPU workloads '
                   'generate their data there on first use).', flag_values=fv)
+  d.DEFINE_boolean('save_checkpoints', True, 'Checkpoint each trial after every evaluation, '
+                   'so that an interrupted trial continues from there.', flag_values=fv)
   d.DEFINE_enum('executor', 'local', ['local', 'processes', 'slurm'],
                 'Where trials run: here, one child process each, or one Slurm task each.',
                 flag_values=fv)
@@ -200,7 +202,7 @@ def _run_plan(plan, fv, executor) -> int:
   config = runner.RunConfig(
       data_dir=fv.data_dir, tuning_ruleset=fv.tuning_ruleset,
       max_global_steps=fv.max_global_steps, eval_every_steps=fv.eval_every_steps,
-      max_runtime_sec=fv.max_runtime_sec)
+      max_runtime_sec=fv.max_runtime_sec, save_checkpoints=fv.save_checkpoints)
   finished, to_run = sweep.split_finished(plan)
   for trial in finished:
     print(f'[{sweep.trial_label(trial)}] finished earlier: skipped', file=sys.stderr)

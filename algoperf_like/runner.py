@@ -8,8 +8,12 @@ The loop, top to bottom:
 3. at an eval boundary: wait for the device, read the clock (submission time
    ends here), ``prepare_for_eval`` (timed), evaluation (untimed), logging
    (untimed);
-4. stop when the validation target is reached, the submission raises
+4. checkpoint (untimed), so a killed trial resumes from its last evaluation;
+5. stop when the validation target is reached, the submission raises
    ``TrainingCompleteError``, ``max_global_steps`` is hit, or the budget is spent.
+
+Between evaluations, scheduling uses unsynchronised clock readings; they trail
+the device by at most the backend's queue of in-flight computations.
 
 Clock readings are chained: each boundary reading ends one category and
 starts the next, so the time account adds up to the trial's wall clock.
@@ -27,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional
 import jax
 
 from algoperf_like import environment, spec, trial_logs
+from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.clock import Clock, TimeAccount
 from algoperf_like.rng import StepKeys
 from algoperf_like.submission import Submission, checked_batch_size
@@ -47,6 +52,8 @@ class RunConfig:
       reproducibility tests; not for scoring).
     max_runtime_sec: override the workload's budget (before the 1.5x factor).
     stop_at_target: stop at the first eval that reaches the validation target.
+    save_checkpoints: checkpoint after every evaluation (needs a log_dir).
+    resume: continue from the trial's latest checkpoint when there is one.
   """
   data_dir: Optional[str] = None
   tuning_ruleset: str = 'external'
@@ -54,6 +61,8 @@ class RunConfig:
   eval_every_steps: Optional[int] = None
   max_runtime_sec: Optional[float] = None
   stop_at_target: bool = True
+  save_checkpoints: bool = True
+  resume: bool = False
 
 
 @dataclasses.dataclass
@@ -121,12 +130,21 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
                                                     hyperparameters, opt_key)
   step_keys = StepKeys(loop_key)
   step_keys.at(0)  # Compile the key generator outside the timed loop.
+  checkpointer = TrialCheckpointer(log_dir) if log_dir and config.save_checkpoints else None
+  resumed = None
+  if config.resume and checkpointer and checkpointer.latest():
+    (optimizer_state, params, model_state), resumed = checkpointer.restore(
+        (optimizer_state, params, model_state))
+    if resumed.get('input_queue') is not None:
+      input_queue.set_state(resumed['input_queue'])
+    trial_logs.drop_rows_after(os.path.join(log_dir, 'eval_measurements.csv'),
+                               resumed['global_step'])
   t = clock.read(wait_for=(params, model_state, optimizer_state))
   account.add('setup', t - wall_start)
 
   logger = trial_logs.MetricLogger(log_dir) if log_dir else None
   workload.attach_metrics_logger(logger)
-  preemption_count = 0
+  preemption_count = resumed['preemption_count'] + 1 if resumed else 0
   if log_dir:
     trial_logs.write_json(os.path.join(log_dir, 'hparams.json'),
                           hyperparameters._asdict() if hasattr(hyperparameters, '_asdict')
@@ -153,8 +171,19 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
   eval_results: List[Dict[str, Any]] = []
   eval_history: List[tuple] = []  # AlgoPerf passes [(step, eval_result), ...].
   global_step, status, time_to_target, error = 0, None, None, None
+  duration_offset = 0.0  # total_duration of earlier attempts (after a preemption).
+  if resumed:
+    global_step, time_to_target = resumed['global_step'], resumed['time_to_target']
+    eval_history = [tuple(item) for item in resumed['eval_history']]
+    duration_offset = resumed['total_duration']
+    for name in ('accumulated_submission_time', 'accumulated_eval_time',
+                 'accumulated_logging_time', 'last_eval_time'):
+      state[name] = resumed[name]
+    state['global_step'] = global_step
   segment_start = t_loop  # Start of the current stretch of submission time.
   last_eval_start = None
+  previous_eval_time = state['accumulated_eval_time']
+  previous_logging_time = state['accumulated_logging_time']
   update_kwargs = {'train_state': train_state} if submission.update_params_takes_train_state else {}
 
   try:
@@ -204,7 +233,7 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
                                    config.data_dir, None, global_step)
       t_eval = clock.read(wait_for=result)
       account.add('eval', t_eval - t)
-      state['accumulated_eval_time'] = account.seconds['eval']
+      state['accumulated_eval_time'] = previous_eval_time + account.seconds['eval']
       state['last_eval_time'] = submission_time
 
       reached = workload.has_reached_validation_target(result)
@@ -213,9 +242,9 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
       state['validation_goal_reached'] = bool(time_to_target is not None)
       row = dict(result, global_step=global_step, preemption_count=preemption_count,
                  accumulated_submission_time=submission_time,
-                 accumulated_eval_time=account.seconds['eval'],
-                 accumulated_logging_time=account.seconds['logging'],
-                 score=submission_time, total_duration=t_eval - wall_start)
+                 accumulated_eval_time=state['accumulated_eval_time'],
+                 accumulated_logging_time=state['accumulated_logging_time'],
+                 score=submission_time, total_duration=duration_offset + t_eval - wall_start)
       eval_results.append(row)
       eval_history.append((global_step, result))
 
@@ -236,9 +265,20 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
                  'metric': result.get(f'validation/{workload.target_metric_name}'),
                  'target': workload.validation_target_value, 'reached': reached,
                  'status': status})
+      t_logged = clock.read()
+      account.add('logging', t_logged - t_eval)
+      state['accumulated_logging_time'] = previous_logging_time + account.seconds['logging']
+      if checkpointer:
+        checkpointer.save((optimizer_state, params, model_state), {
+            'global_step': global_step, 'time_to_target': time_to_target,
+            'preemption_count': preemption_count,
+            'eval_history': eval_history,
+            'total_duration': duration_offset + t_logged - wall_start,
+            'input_queue': input_queue.get_state() if hasattr(input_queue, 'get_state') else None,
+            **{k: state[k] for k in ('accumulated_submission_time', 'accumulated_eval_time',
+                                     'accumulated_logging_time', 'last_eval_time')}})
       segment_start = clock.read()
-      account.add('logging', segment_start - t_eval)
-      state['accumulated_logging_time'] = account.seconds['logging']
+      account.add('checkpoint', segment_start - t_logged)
   except Exception as e:  # A failing submission ends its trial, with the reason on disk.
     status, error = 'failed', f'{type(e).__name__}: {e}'
     if log_dir:

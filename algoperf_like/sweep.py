@@ -2,8 +2,8 @@
 
 A trial is finished when its ``trial_summary.json`` exists (written last by
 the runner, whatever the outcome): that file is the explicit completion
-marker. A trial directory without it is an interrupted attempt; it is
-cleared and the trial runs again from the start.
+marker. A trial directory without it is an interrupted attempt: it continues
+from its latest checkpoint, or, without one, is cleared and runs again.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from algoperf_like import trial_logs
+from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.runner import RunConfig
 from algoperf_like.trial_plan import TrialSpec
 
@@ -38,15 +39,19 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
   from algoperf_like.runner import train_once
   from algoperf_like.submission import load_submission
   trial = job.trial
-  if os.path.isdir(trial.log_dir):  # An interrupted attempt: start over.
-    shutil.rmtree(trial.log_dir)
+  config = job.config
+  if os.path.isdir(trial.log_dir):  # An interrupted attempt: continue it, or start over.
+    if config.save_checkpoints and TrialCheckpointer(trial.log_dir).latest() is not None:
+      config = dataclasses.replace(config, resume=True)
+    else:
+      shutil.rmtree(trial.log_dir)
   key = (trial.workload, job.config.data_dir)
   if key not in _WORKLOADS:
     _WORKLOADS[key] = workloads.get_workload(trial.workload, job.config.data_dir)
   submission = load_submission(trial.submission_path)
   start = time.perf_counter()
   result = train_once(_WORKLOADS[key], submission, trial.hyperparameters_tuple(),
-                      trial.rng_seed, trial.log_dir, job.config, on_eval=on_eval,
+                      trial.rng_seed, trial.log_dir, config, on_eval=on_eval,
                       flags=job.flags)
   summary = result.summary()
   summary['outside_wall_clock_s'] = time.perf_counter() - start

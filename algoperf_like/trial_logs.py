@@ -16,6 +16,7 @@ trial grows, and a crash leaves every completed row on disk.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -118,3 +119,23 @@ def read_summary(log_dir: str) -> Optional[Dict[str, Any]]:
     return None
   with open(path) as f:
     return json.load(f)
+
+
+def drop_rows_after(path: str, global_step: int) -> None:
+  """Remove rows logged after ``global_step`` (an attempt killed after its checkpoint)."""
+  if not os.path.exists(path):
+    return
+  with open(path, newline='') as f:
+    text = f.read()
+  if not text.endswith('\n'):  # A row cut short by the kill.
+    text = text[:text.rfind('\n') + 1]
+  rows = list(csv.DictReader(io.StringIO(text)))
+  kept = [r for r in rows if int(float(r['global_step'])) <= global_step]
+  if not rows:
+    return
+  tmp = path + '.tmp'
+  with open(tmp, 'w', newline='') as f:
+    writer = csv.DictWriter(f, list(rows[0]), restval='')
+    writer.writeheader()
+    writer.writerows(kept)
+  os.replace(tmp, path)

@@ -70,7 +70,7 @@ def make_minimal_loop(workload, data_dir):
   def run(steps):
     params = model.init(jax.random.PRNGKey(1), arrays['inputs'][:1])['params']
     opt_state = tx.init(params)
-    batches = input_pipeline.train_batches(
+    batches = input_pipeline.TrainBatches(
         {'inputs': arrays['inputs'], 'targets': arrays['targets']}, batch_size, seed=1)
     params, opt_state = step(params, opt_state, *(lambda b: (b['inputs'], b['targets']))(next(batches)))
     jax.block_until_ready(params)

@@ -62,14 +62,14 @@ def test_time_account_detects_lost_time():
 
 
 # ----- The same property on a real JAX device (CPU), with asynchronous dispatch. -----
-_BURN_SIZE = 384
+_BURN_SIZE = 512
 
 
 @jax.jit
 def _burn(params, matrix):
   """Device work whose result the parameters depend on (so blocking waits for it)."""
   x = matrix
-  for _ in range(6):
+  for _ in range(8):
     x = jnp.tanh(x @ matrix)
   return jax.tree.map(lambda p: p + 0.0 * x[0, 0], params)
 
@@ -115,11 +115,12 @@ def test_real_device_work_stays_in_submission_time(synchronise):
   result = runner.train_once(workload, _burn_submission(matrix, prepare_burns), None, 0, None,
                              runner.RunConfig(eval_every_steps=steps, max_global_steps=steps),
                              clock=clock)
-  truth = (steps + prepare_burns) * burn_s
+  burns = steps + prepare_burns
   pending_leak = result.timing['eval_time_s'] - 2 * eval_sleep  # Two splits evaluated.
+  # Sanity bounds only, in units of one burn: a shared 2-core machine makes absolute
+  # times noisy. The exact check is the virtual device's, above.
   if synchronise:
-    # Generous sanity bounds (a noisy 2-core machine); the exact check is the fake device's.
-    assert result.accumulated_submission_time == pytest.approx(truth, rel=0.25)
-    assert pending_leak < 0.25 * truth
-  else:
-    assert pending_leak > 0.25 * truth
+    assert result.accumulated_submission_time > 0.5 * burns * burn_s
+    assert pending_leak < 3 * result.accumulated_submission_time / burns
+  else:  # JAX's CPU backend keeps dozens of computations in flight: they land in eval.
+    assert pending_leak > 8 * burn_s

@@ -59,7 +59,7 @@ def test_killed_sweep_completes_on_restart_without_rerunning_finished_trials(tmp
     assert after[path] == content
   assert restart.stderr.count('finished earlier: skipped') == len(before)
   assert 'same plan as before: resuming' in restart.stderr
-  for path in after:  # Every trial has exactly one complete attempt on disk.
+  for path in before:  # Finished trials kept their single attempt.
     assert sorted(f for f in os.listdir(path) if f.startswith('meta_data')) == ['meta_data_0.json']
 
 

@@ -60,7 +60,7 @@ def slurm_available() -> tuple[bool, str]:
   """
   if not sys.platform.startswith('linux'):
     return False, f'the test cluster needs Linux, this is {sys.platform}'
-  for tool in ('bash', 'flock', 'ss', 'pgrep', 'hostname'):
+  for tool in ('bash', 'flock', 'hostname'):
     if shutil.which(tool, path=_SEARCH_PATH) is None:
       return False, f'{tool!r} is not on PATH'
   if os.geteuid() != 0:

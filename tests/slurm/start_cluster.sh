@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Start a throw-away single-node Slurm cluster (munged + slurmctld + slurmd) for tests.
+# With SLURM_TEST_ACCOUNTING=1 also a private MariaDB + slurmdbd, so that sacct works.
 #
 # Usage: tests/slurm/start_cluster.sh [STATE_DIR]
 #   STATE_DIR defaults to ${SLURM_TEST_DIR:-/tmp/algoperf_like_slurm}. Everything (config,
 #   munge key/socket, spool, logs, pid files) lives under it; it is wiped on every start.
 #
-# Installs Debian's slurmctld/slurmd/slurm-client and munge with apt-get if they are missing
-# (needs root), stops daemons left by an earlier run on the same STATE_DIR, writes
+# Installs Debian's slurmctld/slurmd/slurm-client and munge (with accounting also slurmdbd,
+# mariadb-server-core, mariadb-client-core) with apt-get if they are missing (needs root), stops daemons left by an earlier run on the same STATE_DIR, writes
 # STATE_DIR/etc/slurm.conf, starts the daemons in the background (no systemd), waits until the
 # node is idle and prints the config directory (STATE_DIR/etc) as the only line on stdout.
 # Progress and errors go to stderr. Callers must point the Slurm commands at the config:
@@ -19,7 +20,10 @@
 # 4 installed but the cluster did not come up (see the logs under STATE_DIR/log).
 #
 # Environment: SLURM_TEST_DIR (state dir), SLURM_TEST_TIMEOUT (seconds to wait for the node,
-# default 60), SLURM_TEST_CTLD_PORT / SLURM_TEST_SLURMD_PORT (default 6817 / 6818).
+# default 60), SLURM_TEST_CTLD_PORT / SLURM_TEST_SLURMD_PORT (default 6817 / 6818),
+# SLURM_TEST_ACCOUNTING=1 (job accounting: sacct answers, so submitit's job.state/done() see
+# jobs that ended without a result; without it sacct fails with "Slurm accounting storage is
+# disabled"), SLURM_TEST_DBD_PORT / SLURM_TEST_DB_PORT (default 6819 / 6829, accounting only).
 # Only one such cluster can run per machine (fixed ports); starts are serialised with flock.
 set -euo pipefail
 
@@ -27,6 +31,9 @@ DIR="${1:-${SLURM_TEST_DIR:-/tmp/algoperf_like_slurm}}"
 TIMEOUT="${SLURM_TEST_TIMEOUT:-60}"
 CTLD_PORT="${SLURM_TEST_CTLD_PORT:-6817}"
 SLURMD_PORT="${SLURM_TEST_SLURMD_PORT:-6818}"
+DBD_PORT="${SLURM_TEST_DBD_PORT:-6819}"
+DB_PORT="${SLURM_TEST_DB_PORT:-6829}"
+case "${SLURM_TEST_ACCOUNTING:-0}" in 1|true|yes) ACCOUNTING=1 ;; *) ACCOUNTING=0 ;; esac
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 export DEBIAN_FRONTEND=noninteractive
@@ -52,7 +59,9 @@ esac
 # --- 1. install --------------------------------------------------------------------------
 have_all() {
   local b
-  for b in munged slurmctld slurmd sbatch squeue sacct scancel sinfo scontrol srun; do
+  local b bins=(munged slurmctld slurmd sbatch squeue sacct scancel sinfo scontrol srun)
+  [ "$ACCOUNTING" = 0 ] || bins+=(slurmdbd sacctmgr mariadbd mariadb-install-db mariadb)
+  for b in "${bins[@]}"; do
     command -v "$b" >/dev/null 2>&1 || return 1
   done
 }
@@ -61,6 +70,7 @@ if ! have_all; then
   [ "$(id -u)" = 0 ] || cannot_install "Slurm is not installed and installing it needs root"
   command -v apt-get >/dev/null 2>&1 || cannot_install "Slurm is not installed and apt-get is missing"
   PKGS=(munge slurmctld slurmd slurm-client)
+  [ "$ACCOUNTING" = 0 ] || PKGS+=(slurmdbd mariadb-server-core mariadb-client-core)
   APT=(apt-get -q -y -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef
        -o Dpkg::Options::=--force-confold)
   # Keep the packages' maintainer scripts from starting services (they would start a system
@@ -96,14 +106,16 @@ exec 9>"$DIR.lock"
 flock -w 120 9 || failed "another start/stop holds $DIR.lock"
 SLURM_TEST_LOCK_HELD=1 "$HERE/stop_cluster.sh" "$DIR" >&2 9>&- || true
 rm -rf "$DIR"
-mkdir -p "$DIR"/{etc,munge,spool/ctld,spool/d,log,run}
+mkdir -p "$DIR"/{etc,munge,spool/ctld,spool/d,log,run,db}
 chmod 755 "$DIR" "$DIR"/{etc,spool,spool/ctld,spool/d,log,run}
 chmod 755 "$DIR/munge"  # munged requires the socket dir to be world-searchable
 
 # Refuse to start next to a cluster we do not own (it would hold the ports).
-for port in "$CTLD_PORT" "$SLURMD_PORT"; do
+PORTS=("$CTLD_PORT" "$SLURMD_PORT")
+[ "$ACCOUNTING" = 0 ] || PORTS+=("$DBD_PORT" "$DB_PORT")
+for port in "${PORTS[@]}"; do
   if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
-    failed "TCP port $port is already in use (another Slurm? ss -ltnp): stop it or set SLURM_TEST_CTLD_PORT/SLURM_TEST_SLURMD_PORT"
+    failed "TCP port $port is already in use (another Slurm? ss -ltnp): stop it or set SLURM_TEST_*_PORT"
   fi
 done
 
@@ -122,8 +134,13 @@ for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 NODE="$(hostname -s 2>/dev/null || hostname)"
 NODE="${NODE%%.*}"
 # e.g. "NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=24046"
-HW="$(slurmd -C 2>/dev/null | grep -m1 '^NodeName=')" || failed "slurmd -C printed no NodeName line"
-HW="$(echo "$HW" | tr ' ' '\n' | grep -E '^(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore|RealMemory)=' | tr '\n' ' ')"
+HW="$(slurmd -C 2>/dev/null)" || failed "slurmd -C failed"
+HW="$(grep -m1 '^NodeName=' <<<"$HW")" || failed "slurmd -C printed no NodeName line"
+# Topology as detected; RealMemory 5 % below the detected total so that a slightly smaller
+# reading at registration cannot drain the node for "Low RealMemory".
+HW="$(tr ' ' '\n' <<<"$HW" | awk -F= '
+  $1 ~ /^(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)$/ { printf "%s ", $0 }
+  $1 == "RealMemory" { printf "RealMemory=%d ", $2 * 0.95 }')"
 CONF="$DIR/etc/slurm.conf"
 cat > "$CONF" <<EOF
 # Generated by tests/slurm/start_cluster.sh; throw-away single-node test cluster.
@@ -152,7 +169,13 @@ SelectTypeParameters=CR_CPU
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+$(if [ "$ACCOUNTING" = 1 ]; then
+  echo "AccountingStorageType=accounting_storage/slurmdbd"
+  echo "AccountingStorageHost=127.0.0.1"
+  echo "AccountingStoragePort=$DBD_PORT"
+else
+  echo "AccountingStorageType=accounting_storage/none"
+fi)
 JobCompType=jobcomp/none
 SwitchType=switch/none
 MpiDefault=none
@@ -167,6 +190,48 @@ NodeName=$NODE NodeAddr=127.0.0.1 ${HW}State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF="$CONF"
+
+# --- 4b. accounting: private MariaDB (TCP on 127.0.0.1) + slurmdbd ---------------------------
+if [ "$ACCOUNTING" = 1 ]; then
+  DBSOCK="$DIR/db/mysqld.sock"
+  mariadb-install-db --no-defaults --datadir="$DIR/db/data" --user=root \
+    --auth-root-authentication-method=socket --skip-test-db \
+    </dev/null >"$DIR/log/mariadb-install.log" 2>&1 9>&- || failed "mariadb-install-db failed"
+  setsid -f mariadbd --no-defaults --datadir="$DIR/db/data" --user=root --socket="$DBSOCK" \
+    --port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+    --pid-file="$DIR/run/mariadbd.pid" --log-error="$DIR/log/mariadb.log" \
+    --innodb-buffer-pool-size=64M </dev/null >>"$DIR/log/mariadb.out" 2>&1 9>&-
+  sql() { mariadb --no-defaults -S "$DBSOCK" -u root -e "$1" 2>&1; }
+  for _ in $(seq 300); do sql 'SELECT 1' >/dev/null && break; sleep 0.1; done
+  sql "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm';
+       GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" >&2 || failed "MariaDB did not start"
+  DBD_CONF="$DIR/etc/slurmdbd.conf"  # slurmdbd reads it from the directory of SLURM_CONF
+  cat > "$DBD_CONF" <<EOF
+AuthType=auth/munge
+AuthInfo=socket=$SOCK
+DbdHost=$NODE
+DbdAddr=127.0.0.1
+DbdPort=$DBD_PORT
+SlurmUser=root
+PidFile=$DIR/run/slurmdbd.pid
+LogFile=$DIR/log/slurmdbd.log
+DebugLevel=info
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$DB_PORT
+StorageUser=slurm
+StoragePass=slurm
+StorageLoc=slurm_acct_db
+EOF
+  chmod 600 "$DBD_CONF"
+  slurmdbd </dev/null >>"$DIR/log/slurmdbd.out" 2>&1 9>&- || failed "slurmdbd did not start"
+  deadline=$((SECONDS + TIMEOUT))
+  until sacctmgr -i add cluster algoperflike >/dev/null 2>&1 \
+      || sacctmgr -n -P show cluster format=cluster 2>/dev/null | grep -qx algoperflike; do
+    [ "$SECONDS" -lt "$deadline" ] || failed "slurmdbd not answering after ${TIMEOUT} s"
+    sleep 0.3
+  done
+fi
 
 # --- 5. slurmctld + slurmd (they daemonise and write their pid files) ----------------------
 slurmctld -f "$CONF" </dev/null >>"$DIR/log/slurmctld.out" 2>&1 9>&- || failed "slurmctld did not start"

@@ -6,7 +6,7 @@
 #   --purge also deletes STATE_DIR (config, logs) and its lock file; without it the logs stay
 #   for debugging (the next start wipes them anyway).
 #
-# Cancels the cluster's jobs, then stops slurmd, slurmctld and munged. Only processes that
+# Cancels the cluster's jobs, then stops slurmd, slurmctld, (slurmdbd, mariadbd) and munged. Only processes that
 # belong to this STATE_DIR are signalled: the pids in STATE_DIR/run (checked against the
 # process's command line) and daemons/slurmstepd whose command line or environment names this
 # STATE_DIR's config. Safe to run when nothing is running. Always exits 0 unless misused.
@@ -123,6 +123,8 @@ stop slurmd "$DIR/run/slurmd.pid"
 kill_wait "job processes" 2 $(job_pids)
 stop slurmstepd "" 1
 stop slurmctld "$DIR/run/slurmctld.pid"
+stop slurmdbd "$DIR/run/slurmdbd.pid"
+stop mariadbd "$DIR/run/mariadbd.pid" 30
 stop munged "$DIR/run/munged.pid"
 
 if [ "$PURGE" = 1 ]; then

@@ -23,32 +23,56 @@ def seed_from_rng(rng) -> int:
   return int(np.bitwise_xor.reduce(words * np.arange(1, len(words) + 1, dtype=np.uint32)))
 
 
-def train_batches(arrays: Batch, batch_size: int, seed: int,
-                  num_batches: Optional[int] = None) -> Iterator[Batch]:
+class TrainBatches:
   """An endless stream of shuffled batches, epoch by epoch, dropping the remainder.
 
+  Epoch ``e`` visits the examples in the order ``permutation_e`` drawn from
+  ``numpy.random.default_rng(seed)``; every example carries its ``example_id``.
+  The position is checkpointable: ``get_state()`` / ``set_state(state)``.
+
   Args:
-    arrays: features of equal length along axis 0 (must include 'example_id').
+    arrays: features of equal length along axis 0.
     batch_size: examples per batch.
-    seed: seeds the epoch permutations (``numpy.random.default_rng``).
+    seed: seeds the epoch permutations.
     num_batches: stop after this many batches (None: never stop).
   """
-  n = len(next(iter(arrays.values())))
-  if batch_size > n:
-    raise ValueError(f'batch size {batch_size} exceeds the {n} training examples')
-  rng = np.random.default_rng(seed)
-  weights = np.ones((batch_size,), np.float32)
-  produced = 0
-  while True:
-    order = rng.permutation(n)
-    for start in range(0, n - batch_size + 1, batch_size):
-      if num_batches is not None and produced >= num_batches:
-        return
-      index = order[start:start + batch_size]
-      batch = {k: v[index] for k, v in arrays.items()}
-      batch['weights'] = weights
-      produced += 1
-      yield batch
+
+  def __init__(self, arrays: Batch, batch_size: int, seed: int,
+               num_batches: Optional[int] = None) -> None:
+    self.arrays = arrays
+    self.n = len(next(iter(arrays.values())))
+    if batch_size > self.n:
+      raise ValueError(f'batch size {batch_size} exceeds the {self.n} training examples')
+    self.batch_size, self.seed, self.num_batches = batch_size, seed, num_batches
+    self.batches_per_epoch = self.n // batch_size
+    self._weights = np.ones((batch_size,), np.float32)
+    self.set_state({'batches_produced': 0})
+
+  def get_state(self) -> dict:
+    return {'batches_produced': self.produced}
+
+  def set_state(self, state: dict) -> None:
+    """Jump to a position: redraw the permutations of the epochs before it."""
+    self.produced = int(state['batches_produced'])
+    self._rng = np.random.default_rng(self.seed)
+    epoch = self.produced // self.batches_per_epoch
+    for _ in range(epoch + 1):
+      self._order = self._rng.permutation(self.n)
+
+  def __iter__(self) -> Iterator[Batch]:
+    return self
+
+  def __next__(self) -> Batch:
+    if self.num_batches is not None and self.produced >= self.num_batches:
+      raise StopIteration
+    within = self.produced % self.batches_per_epoch
+    if within == 0 and self.produced > 0:
+      self._order = self._rng.permutation(self.n)
+    index = self._order[within * self.batch_size:(within + 1) * self.batch_size]
+    batch = {k: v[index] for k, v in self.arrays.items()}
+    batch['weights'] = self._weights
+    self.produced += 1
+    return batch
 
 
 def eval_batches(arrays: Batch, batch_size: int,

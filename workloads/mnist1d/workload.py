@@ -96,9 +96,8 @@ class Mnist1dWorkload(spec.Workload):
     del cache, repeat_final_dataset
     arrays = self._arrays(split, data_dir)
     if split == 'train':
-      return input_pipeline.train_batches(arrays, global_batch_size,
-                                          input_pipeline.seed_from_rng(data_rng),
-                                          num_batches)
+      return input_pipeline.TrainBatches(arrays, global_batch_size,
+                                         input_pipeline.seed_from_rng(data_rng), num_batches)
     return input_pipeline.eval_batches(arrays, global_batch_size)
 
   # ----- Evaluation. -----

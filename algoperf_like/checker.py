@@ -1,0 +1,306 @@
+"""``algoperf-like check SUBMISSION_DIR``: does a submission follow the rules?
+
+Checks, in order (rule ids as in :data:`algoperf_like.static_rules.RULES`):
+
+1. the static rules on ``submission.py``'s source (:mod:`algoperf_like.static_rules`);
+2. ``api``: the module loads and has AlgoPerf's functions and signatures
+   (:func:`algoperf_like.submission.load_submission`). Skipped, to keep this
+   machine safe, when the source breaks a rule about files, processes, patching
+   or dynamic code: loading a module runs it;
+3. ``search-space``: external tuning ships a valid ``tuning_search_space.json``,
+   self-tuning ships none;
+4. ``smoke``: unless ``--no_smoke`` or an earlier check failed, the real runner
+   trains the submission for a few steps on two CPU workloads (see
+   :func:`smoke_workloads`) with the first point of its search space.
+
+The report has one line per check (PASS, FAIL or SKIP), each violation as
+``file:line: why``, and a verdict. Exit code: 0 all passed, 1 violations, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import math
+import os
+import re
+import sys
+from typing import Any, List, Optional
+
+from algoperf_like.search_space import (SearchSpaceError, load_search_space,
+                                        make_hyperparameters, quasirandom_points)
+from algoperf_like.static_rules import RULES, STATIC_RULES, Violation, check_source
+from algoperf_like.submission import SubmissionError, load_submission
+
+SUBMISSION_FILE = 'submission.py'
+SEARCH_SPACE_FILE = 'tuning_search_space.json'
+DEFAULT_DATA_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'algoperf_like', 'data')
+UNSAFE_TO_IMPORT = frozenset({'io', 'processes', 'monkeypatch', 'dynamic-code'})
+SMOKE_STEPS = 20
+SMOKE_EVAL_EVERY = 10
+SMOKE_SEED = 0
+
+
+class BadInput(Exception):
+  """The checker cannot check this (missing folder or file, bad flag): exit code 2."""
+
+
+@dataclasses.dataclass
+class CheckResult:
+  """One line of the report."""
+  rule: str
+  status: str  # PASS | FAIL | SKIP
+  detail: str = ''
+  violations: List[Violation] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Report:
+  submission_dir: str
+  ruleset: str
+  results: List[CheckResult]
+
+  @property
+  def violations(self) -> List[Violation]:
+    return [v for r in self.results for v in r.violations]
+
+  @property
+  def failed_rules(self) -> List[str]:
+    return [r.rule for r in self.results if r.status == 'FAIL']
+
+  @property
+  def passed(self) -> bool:
+    return not self.failed_rules
+
+  def render(self) -> str:
+    lines = [f'Checking {self.submission_dir} (ruleset: {self.ruleset})']
+    for r in self.results:
+      lines.append(f'  {r.status:4}  {r.rule:18} {r.detail or RULES[r.rule]}')
+      lines.extend(f'        {v}' for v in r.violations)
+    if self.passed:
+      lines.append('Verdict: PASS')
+    else:
+      n = len(self.violations)
+      lines.append(f'Verdict: FAIL ({n} violation{"s" * (n != 1)}: '
+                   f'{", ".join(self.failed_rules)})')
+    return '\n'.join(lines)
+
+
+def _fail_or_pass(rule: str, violations: List[Violation], detail: str = '') -> CheckResult:
+  return CheckResult(rule, 'FAIL' if violations else 'PASS', detail, violations)
+
+
+def _check_api(path: str, tree: Optional[ast.Module]):
+  """``(CheckResult, loaded submission or None)``."""
+  try:
+    return CheckResult('api', 'PASS'), load_submission(path)
+  except SubmissionError as e:
+    match = re.match(rf'{re.escape(path)}(?::(\d+))?: (.*)', str(e))
+    line, message = (int(match[1]) if match and match[1] else None,
+                     match[2] if match else str(e))
+    if line is None and tree is not None:  # The line of the function the message names.
+      defs = {n.name: n.lineno for n in tree.body if isinstance(n, ast.FunctionDef)}
+      line = next((defs[f] for f in defs if re.search(rf'\b{f}\b', message)), None)
+    return CheckResult('api', 'FAIL', violations=[
+        Violation('api', SUBMISSION_FILE, line, message)]), None
+
+
+def _check_search_space(submission_dir: str, ruleset: str):
+  """``(CheckResult, SearchSpace or None)``."""
+  path = os.path.join(submission_dir, SEARCH_SPACE_FILE)
+  if ruleset == 'self':
+    bad = os.path.exists(path)
+    return _fail_or_pass('search-space', [Violation(
+        'search-space', SEARCH_SPACE_FILE, None, 'self-tuning submissions get no '
+        'hyperparameters and must not ship a search space')] if bad else [],
+        'none (self-tuning)'), None
+  if not os.path.isfile(path):
+    return _fail_or_pass('search-space', [Violation(
+        'search-space', SEARCH_SPACE_FILE, None,
+        'missing: external tuning needs a search space')]), None
+  try:
+    space = load_search_space(path)
+  except SearchSpaceError as e:
+    line = None
+    if e.source and e.source.startswith(path + ':'):
+      line = int(e.source.rsplit(':', 1)[1])
+    message = e.problem if e.key is None else f'hyperparameter {e.key!r}: {e.problem}'
+    return _fail_or_pass('search-space', [Violation(
+        'search-space', SEARCH_SPACE_FILE, line, message)]), None
+  kind = f'{len(space)} fixed points' if space.is_fixed else f'{len(space)} hyperparameters'
+  return CheckResult('search-space', 'PASS', f'{SEARCH_SPACE_FILE}: {kind}'), space
+
+
+def smoke_workloads(data_dir: str) -> list:
+  """The two CPU workloads of the smoke run: ``mnist1d`` and ``mnist1d_gelu``.
+
+  Only ``mnist1d`` is registered so far. The second is a held-out-style variant
+  (as AlgoPerf's ``*_gelu``/``*_silu`` variants): the same data and budget, GELU
+  activations, and a name that no submission can have seen, so that
+  ``get_batch_size`` and the training step are exercised on an unknown
+  workload. It is built here rather than registered because it has no target
+  of its own; the smoke run never uses targets.
+  """
+  import workloads
+  from workloads.mnist1d.workload import Mnist1dWorkload
+
+  class Mnist1dGelu(Mnist1dWorkload):
+    activation = 'gelu'
+
+    def __init__(self, data_dir: Optional[str] = None) -> None:
+      super().__init__(data_dir)  # Constants of mnist1d, renamed below.
+      self.constants = dataclasses.replace(self.constants, name='mnist1d_gelu')
+
+  return [workloads.get_workload('mnist1d', data_dir), Mnist1dGelu(data_dir)]
+
+
+class _MalformedState(Exception):
+  pass
+
+
+def _guarded(submission):
+  """The submission with checks on what ``update_params``/``prepare_for_eval`` return."""
+  import jax
+  last = {}
+
+  def signature(tree):
+    leaves = [(jax.numpy.shape(x), jax.numpy.result_type(x)) for x in jax.tree.leaves(tree)]
+    return jax.tree.structure(tree), leaves
+
+  def wrap(name, fn):
+    def checked(workload, current_param_container, *args, **kwargs):
+      out = fn(workload, current_param_container, *args, **kwargs)
+      if not isinstance(out, (tuple, list)) or len(out) != 3:
+        raise _MalformedState(f'{name} returned {type(out).__name__}, expected '
+                              '(optimizer_state, params, model_state)')
+      if signature(out[1]) != signature(current_param_container):
+        raise _MalformedState(f'{name} changed the structure, shapes or dtypes of the '
+                              'parameters')
+      last['params'] = out[1]
+      return out
+    return checked
+
+  prepare = submission.prepare_for_eval
+  return dataclasses.replace(
+      submission, update_params=wrap('update_params', submission.update_params),
+      prepare_for_eval=prepare and wrap('prepare_for_eval', prepare)), last
+
+
+def _finite(value: Any) -> bool:
+  try:
+    return math.isfinite(value)
+  except TypeError:  # Not a number (e.g. a split name).
+    return True
+
+
+def _smoke_one(workload, submission, hyperparameters, ruleset, data_dir) -> str:
+  """Train a few steps; return a one-line summary or raise with the reason."""
+  import jax
+  import numpy as np
+  from algoperf_like.runner import RunConfig, train_once
+  guarded, last = _guarded(submission)
+  config = RunConfig(data_dir=data_dir, tuning_ruleset=ruleset,
+                     max_global_steps=SMOKE_STEPS, eval_every_steps=SMOKE_EVAL_EVERY,
+                     max_runtime_sec=600.0, stop_at_target=False)
+  result = train_once(workload, guarded, hyperparameters, SMOKE_SEED, None, config)
+  if not result.eval_results:
+    raise _MalformedState(f'no evaluation in {result.global_step} steps')
+  bad = [k for row in result.eval_results for k, v in row.items() if not _finite(v)]
+  if bad:
+    raise _MalformedState(f'non-finite metrics: {", ".join(sorted(set(bad)))}')
+  if not all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(last.get('params'))):
+    raise _MalformedState('non-finite parameters')
+  metric = f'validation/{workload.target_metric_name}'
+  return (f'{workload.workload_name}: {result.global_step} steps, '
+          f'{metric} {result.eval_results[-1][metric]:.3f}')
+
+
+def _check_smoke(submission, space, ruleset: str, data_dir: str) -> CheckResult:
+  hyperparameters = None
+  if space is not None:
+    point = space.fixed_points[0] if space.is_fixed else quasirandom_points(space, 1)[0]
+    hyperparameters = make_hyperparameters(point)
+  summaries, violations = [], []
+  for workload in smoke_workloads(data_dir):
+    try:
+      summaries.append(_smoke_one(workload, submission, hyperparameters, ruleset, data_dir))
+    except Exception as e:  # Whatever the submission raised is the finding.
+      violations.append(Violation('smoke', SUBMISSION_FILE, None,
+                                  f'{workload.workload_name}: {type(e).__name__}: {e}'))
+  return _fail_or_pass('smoke', violations, '; '.join(summaries))
+
+
+def check_submission(submission_dir: str, ruleset: str = 'external',
+                     data_dir: Optional[str] = None, smoke: bool = True) -> Report:
+  """Run every check on ``submission_dir`` and return the report.
+
+  Raises:
+    BadInput: the folder or its ``submission.py`` is missing, or ``ruleset`` is unknown.
+  """
+  if ruleset not in ('external', 'self'):
+    raise BadInput(f'unknown ruleset {ruleset!r} (external or self)')
+  if not os.path.isdir(submission_dir):
+    raise BadInput(f'{submission_dir}: no such folder')
+  path = os.path.join(submission_dir, SUBMISSION_FILE)
+  if not os.path.isfile(path):
+    raise BadInput(f'{submission_dir}: has no {SUBMISSION_FILE}')
+  with open(path, encoding='utf-8') as f:
+    source = f.read()
+
+  results: List[CheckResult] = []
+  try:
+    tree = ast.parse(source, filename=path)
+    found = check_source(source, SUBMISSION_FILE)
+    results += [_fail_or_pass(r, [v for v in found if v.rule == r]) for r in STATIC_RULES]
+  except SyntaxError:  # Reported by the api check, which imports the file.
+    tree = None
+    results += [CheckResult(r, 'SKIP', 'not analysed: syntax error') for r in STATIC_RULES]
+
+  submission = None
+  unsafe = [r.rule for r in results if r.status == 'FAIL' and r.rule in UNSAFE_TO_IMPORT]
+  if unsafe:
+    results.append(CheckResult('api', 'SKIP', f'not imported: it breaks {", ".join(unsafe)}'))
+  else:
+    api, submission = _check_api(path, tree)
+    results.append(api)
+  space_result, space = _check_search_space(submission_dir, ruleset)
+  results.append(space_result)
+
+  if not smoke:
+    results.append(CheckResult('smoke', 'SKIP', 'skipped (--no_smoke)'))
+  elif any(r.status == 'FAIL' for r in results) or submission is None:
+    results.append(CheckResult('smoke', 'SKIP', 'skipped: fix the violations above first'))
+  else:
+    results.append(_check_smoke(submission, space, ruleset, data_dir or DEFAULT_DATA_DIR))
+  return Report(submission_dir, ruleset, results)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+  def error(self, message):  # One line on stderr instead of usage + message.
+    raise BadInput(message)
+
+
+def check_main(argv: List[str]) -> int:
+  """``check SUBMISSION_DIR [--ruleset external|self] [--data_dir DIR] [--no_smoke]``.
+
+  Prints the report to stdout; returns 0 (all passed), 1 (violations) or 2 (bad input,
+  one line on stderr).
+  """
+  parser = _ArgumentParser(prog='algoperf-like check', description=__doc__.split('\n')[0])
+  parser.add_argument('submission_dir')
+  parser.add_argument('--ruleset', '--tuning_ruleset', default='external',
+                      choices=('external', 'self'))
+  parser.add_argument('--data_dir', default=None)
+  parser.add_argument('--no_smoke', action='store_true')
+  try:
+    args = parser.parse_args(argv)
+    report = check_submission(args.submission_dir, args.ruleset, args.data_dir,
+                              smoke=not args.no_smoke)
+  except SystemExit as e:  # --help
+    return e.code or 0
+  except BadInput as e:
+    print(f'algoperf-like check: {e}', file=sys.stderr)
+    return 2
+  print(report.render())
+  return 0 if report.passed else 1
