@@ -162,10 +162,11 @@ class _MalformedState(Exception):
 def _guarded(submission):
   """The submission with checks on what ``update_params``/``prepare_for_eval`` return."""
   import jax
+  import jax.numpy as jnp
   last = {}
 
   def signature(tree):
-    leaves = [(jax.numpy.shape(x), jax.numpy.result_type(x)) for x in jax.tree.leaves(tree)]
+    leaves = [(jnp.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(tree)]
     return jax.tree.structure(tree), leaves
 
   def wrap(name, fn):
@@ -273,6 +274,7 @@ def check_submission(submission_dir: str, ruleset: str = 'external',
     results.append(CheckResult('smoke', 'SKIP', 'skipped: fix the violations above first'))
   else:
     results.append(_check_smoke(submission, space, ruleset, data_dir or DEFAULT_DATA_DIR))
+  results.sort(key=lambda r: list(RULES).index(r.rule))  # api, search-space, static, smoke.
   return Report(submission_dir, ruleset, results)
 
 

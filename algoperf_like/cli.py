@@ -133,6 +133,10 @@ def run_command(argv: List[str]) -> int:
     space = search_space_lib.load_search_space(fv.tuning_search_space)
   elif fv.tuning_search_space:
     raise UsageError('--tuning_search_space must not be given under --tuning_ruleset=self')
+  for flag in ('data_dir', 'experiment_dir'):
+    path = os.path.expanduser(getattr(fv, flag))
+    if os.path.exists(path) and not os.path.isdir(path):
+      raise UsageError(f'--{flag}: {path} is not a directory')
   if fv.overwrite and fv.resume_last_run:
     raise UsageError('--overwrite and --resume_last_run exclude each other')
   experiment_name = fv.experiment_name or os.path.basename(

@@ -23,12 +23,14 @@ The runner knows nothing about particular workloads or submissions.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import traceback
 import types
 from typing import Any, Callable, Dict, List, Optional
 
 import jax
+import jax.numpy as jnp
 
 from algoperf_like import environment, spec, trial_logs
 from algoperf_like.checkpoints import TrialCheckpointer
@@ -69,6 +71,7 @@ class RunConfig:
 class TrialResult:
   """What a trial ends with (also written to ``trial_summary.json``)."""
   status: str  # target_reached | budget_exhausted | max_steps | training_complete | failed
+  #              (| interrupted: Ctrl-C, no summary written)
   time_to_target: Optional[float]
   global_step: int
   accumulated_submission_time: float
@@ -279,6 +282,11 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
                                      'accumulated_logging_time', 'last_eval_time')}})
       segment_start = clock.read()
       account.add('checkpoint', segment_start - t_logged)
+      if not _finite(result, params):  # Diverged: no later step can reach the target.
+        raise NonFiniteError(f'non-finite evaluation metrics or parameters at step {global_step}')
+  except KeyboardInterrupt:
+    status = 'interrupted'  # No summary: the trial is unfinished and resumes from its checkpoint.
+    raise
   except Exception as e:  # A failing submission ends its trial, with the reason on disk.
     status, error = 'failed', f'{type(e).__name__}: {e}'
     if log_dir:
@@ -296,6 +304,24 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
         rng_seed=rng_seed, log_dir=log_dir, timing=account.as_dict(),
         wall_clock_s=wall, timing_adds_up=account.adds_up(wall),
         eval_results=eval_results, error=error)
-    if log_dir:
+    if log_dir and status != 'interrupted':
       trial_logs.write_json(os.path.join(log_dir, trial_logs.SUMMARY_FILE), trial.summary())
   return trial
+
+
+class NonFiniteError(FloatingPointError):
+  """Evaluation metrics or parameters became NaN or infinite."""
+
+
+@jax.jit
+def _all_finite(leaves):
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def _finite(result: Dict[str, Any], params: Any) -> bool:
+  """Whether every evaluation metric and every floating-point parameter is finite."""
+  if any(isinstance(v, float) and not math.isfinite(v) for v in result.values()):
+    return False
+  leaves = [x for x in jax.tree.leaves(params)
+            if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jnp.floating)]
+  return not leaves or bool(_all_finite(leaves))

@@ -233,7 +233,7 @@ class _Analyzer(ast.NodeVisitor):
     for rule, names, why in _FORBIDDEN:
       if _matches(name, names) or (rule == 'processes' and
                                    (name or '').startswith(_PROCESS_PREFIXES)):
-        self._report(rule, node, f'{verb} {name}: {why}')
+        self._report(rule, node, f'{verb} {name}{"()" * (verb == "calls")}: {why}')
         return True
     return False
 

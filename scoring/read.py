@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import warnings
@@ -207,10 +208,27 @@ def _slow_parse(path: str, text: str, cols: list[str], msgs: list[str]) -> dict[
     return {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
 
 
+def _check_timing_integrity(eval_path: str, msgs: list[str]) -> None:
+    """Flag a trial whose time account did not add up to its wall clock.
+
+    This project's runner writes ``trial_summary.json`` beside the eval CSV with
+    ``timing_integrity_ok``; official AlgoPerf logs have no such file.
+    """
+    summary = os.path.join(os.path.dirname(eval_path), "trial_summary.json")
+    try:
+        with open(summary) as fh:
+            ok = json.load(fh).get("timing_integrity_ok", True)
+    except (OSError, ValueError):
+        return
+    if ok is False:
+        msgs.append(f"timing account does not add up to the wall clock: {summary}")
+
+
 def read_trial(path: str, metric_col: str, time_col: str) -> tuple[dict[str, np.ndarray], list[str]]:
     """Read the three needed columns of one eval CSV.  Returns the arrays
     (``global_step``, time, metric) and warning messages."""
     msgs: list[str] = []
+    _check_timing_integrity(path, msgs)
     try:
         with open(path, "rb") as fh:
             data = fh.read()

@@ -70,6 +70,14 @@ BAD_INPUTS = {
                                                   f'--submission_path={NADAMW}'],
                                      '--tuning_search_space is required'),
     'unknown flag': (lambda tmp: ['--workload=mnist1d', '--bogus'], 'bogus'),
+    'data_dir is a file': (lambda tmp: ['--workload=mnist1d', '--tuning_ruleset=self',
+                                        f'--submission_path={NADAMW}',
+                                        '--data_dir=' + _write(tmp, 'x', 'not_a_dir')],
+                           'is not a directory'),
+    'self-tuning with a search space': (lambda tmp: ['--workload=mnist1d', '--tuning_ruleset=self',
+                                                     f'--submission_path={NADAMW}',
+                                                     f'--tuning_search_space={NADAMW_SPACE}'],
+                                        'must not be given'),
 }
 
 

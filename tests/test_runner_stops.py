@@ -123,3 +123,38 @@ def test_failing_submission_leaves_its_reason_on_disk(tmp_path):
   summary = json.loads((tmp_path / 'trial_summary.json').read_text())
   assert summary['status'] == 'failed' and 'loss is nan' in summary['error']
   assert 'FloatingPointError' in (tmp_path / 'error.txt').read_text()
+
+
+def test_non_finite_metrics_end_the_trial_as_failed(tmp_path):
+  device = FakeDevice()
+  workload = FakeWorkload(device, eval_seconds=0.0)
+  workload._eval_model_on_split = lambda *a, **k: {'loss': float('nan')}
+  sub = fake_submission(device, 0.01, 0.0, 0.0, 0.0)
+  with pytest.raises(runner.NonFiniteError):
+    runner.train_once(workload, sub, None, 0, str(tmp_path),
+                      runner.RunConfig(eval_every_steps=5), clock=device.clock())
+  summary = json.loads((tmp_path / 'trial_summary.json').read_text())
+  assert summary['status'] == 'failed' and 'non-finite' in summary['error']
+  with open(tmp_path / 'eval_measurements.csv') as f:  # The diverged eval is on disk.
+    assert [r['global_step'] for r in csv.DictReader(f)] == ['5']
+
+
+def test_ctrl_c_leaves_the_trial_unfinished_and_resumable(tmp_path):
+  device = FakeDevice()
+  workload = FakeWorkload(device, eval_seconds=0.0)
+  sub = fake_submission(device, 0.01, 0.0, 0.0, 0.0)
+  inner = sub.update_params
+
+  def interrupted(*args, **kwargs):
+    if args[9] == 12:  # global_step
+      raise KeyboardInterrupt
+    return inner(*args, **kwargs)
+
+  sub = sub.__class__(**{**sub.__dict__, 'update_params': interrupted})
+  with pytest.raises(KeyboardInterrupt):
+    runner.train_once(workload, sub, None, 0, str(tmp_path),
+                      runner.RunConfig(eval_every_steps=5), clock=device.clock())
+  assert not (tmp_path / 'trial_summary.json').exists()
+  with open(tmp_path / 'eval_measurements.csv') as f:
+    assert [r['global_step'] for r in csv.DictReader(f)] == ['5', '10']
+  assert json.loads((tmp_path / 'checkpoints' / 'checkpoint.json').read_text())['global_step'] == 10

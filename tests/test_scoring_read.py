@@ -189,3 +189,13 @@ def test_empty_tree_and_split_names(tmp_path, targets):
         read_logs(tmp_path / "empty", load_targets(targets))
     with pytest.raises(ScoringError, match="not found"):
         read_logs(tmp_path / "nope", load_targets(targets))
+
+
+def test_trial_whose_time_account_does_not_add_up_is_flagged(tmp_path):
+    p = write_trial(tmp_path, "A", 0, "w_jax", 1, [10, 20], [0.9, 0.8])
+    (p.parent / "trial_summary.json").write_text(json.dumps({"timing_integrity_ok": False}))
+    _, msgs = read_trial(str(p), "validation/error_rate", "accumulated_submission_time")
+    assert any("timing account does not add up" in m and str(p.parent) in m for m in msgs)
+    (p.parent / "trial_summary.json").write_text(json.dumps({"timing_integrity_ok": True}))
+    _, msgs = read_trial(str(p), "validation/error_rate", "accumulated_submission_time")
+    assert not any("timing account" in m for m in msgs)

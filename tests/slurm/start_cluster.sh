@@ -173,6 +173,8 @@ $(if [ "$ACCOUNTING" = 1 ]; then
   echo "AccountingStorageType=accounting_storage/slurmdbd"
   echo "AccountingStorageHost=127.0.0.1"
   echo "AccountingStoragePort=$DBD_PORT"
+  echo "# The munge socket for connections to slurmdbd (AuthInfo is not used for them)."
+  echo "AccountingStoragePass=$SOCK"
 else
   echo "AccountingStorageType=accounting_storage/none"
 fi)
