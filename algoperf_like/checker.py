@@ -26,6 +26,7 @@ import math
 import os
 import re
 import sys
+import traceback
 from typing import Any, List, Optional
 
 from algoperf_like.search_space import (SearchSpaceError, load_search_space,
@@ -155,8 +156,8 @@ def smoke_workloads(data_dir: str) -> list:
   return [workloads.get_workload('mnist1d', data_dir), Mnist1dGelu(data_dir)]
 
 
-class _MalformedState(Exception):
-  pass
+class MalformedStateError(Exception):
+  """The submission handed the runner state it cannot use (wrong shapes, non-finite values)."""
 
 
 def _guarded(submission):
@@ -173,11 +174,11 @@ def _guarded(submission):
     def checked(workload, current_param_container, *args, **kwargs):
       out = fn(workload, current_param_container, *args, **kwargs)
       if not isinstance(out, (tuple, list)) or len(out) != 3:
-        raise _MalformedState(f'{name} returned {type(out).__name__}, expected '
-                              '(optimizer_state, params, model_state)')
+        raise MalformedStateError(f'{name} returned {type(out).__name__}, expected '
+                                  '(optimizer_state, params, model_state)')
       if signature(out[1]) != signature(current_param_container):
-        raise _MalformedState(f'{name} changed the structure, shapes or dtypes of the '
-                              'parameters')
+        raise MalformedStateError(f'{name} changed the structure, shapes or dtypes of '
+                                  'the parameters')
       last['params'] = out[1]
       return out
     return checked
@@ -206,12 +207,12 @@ def _smoke_one(workload, submission, hyperparameters, ruleset, data_dir) -> str:
                      max_runtime_sec=600.0, stop_at_target=False)
   result = train_once(workload, guarded, hyperparameters, SMOKE_SEED, None, config)
   if not result.eval_results:
-    raise _MalformedState(f'no evaluation in {result.global_step} steps')
+    raise MalformedStateError(f'no evaluation in {result.global_step} steps')
   bad = [k for row in result.eval_results for k, v in row.items() if not _finite(v)]
   if bad:
-    raise _MalformedState(f'non-finite metrics: {", ".join(sorted(set(bad)))}')
+    raise MalformedStateError(f'non-finite metrics: {", ".join(sorted(set(bad)))}')
   if not all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(last.get('params'))):
-    raise _MalformedState('non-finite parameters')
+    raise MalformedStateError('non-finite parameters')
   metric = f'validation/{workload.target_metric_name}'
   return (f'{workload.workload_name}: {result.global_step} steps, '
           f'{metric} {result.eval_results[-1][metric]:.3f}')
@@ -227,8 +228,11 @@ def _check_smoke(submission, space, ruleset: str, data_dir: str) -> CheckResult:
     try:
       summaries.append(_smoke_one(workload, submission, hyperparameters, ruleset, data_dir))
     except Exception as e:  # Whatever the submission raised is the finding.
-      violations.append(Violation('smoke', SUBMISSION_FILE, None,
-                                  f'{workload.workload_name}: {type(e).__name__}: {e}'))
+      frames = [f for f in traceback.extract_tb(e.__traceback__)
+                if os.path.abspath(f.filename) == submission.path]
+      message = ' '.join(f'{workload.workload_name}: {type(e).__name__}: {e}'.split())
+      violations.append(Violation('smoke', SUBMISSION_FILE,
+                                  frames[-1].lineno if frames else None, message[:300]))
   return _fail_or_pass('smoke', violations, '; '.join(summaries))
 
 

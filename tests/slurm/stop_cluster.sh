@@ -52,15 +52,16 @@ pids_of() {  # pids_of NAME PIDFILE: our processes called NAME
 # Processes of jobs of this cluster: their environment has SLURM_JOB_ID and our SLURM_CONF
 # (slurmd sets both). Never this script or its ancestors (a caller may export both).
 job_pids() {
-  local ancestors=" " p=$$ pid env
+  local ancestors=" $BASHPID " p=$$ f pid
   while [ -n "$p" ] && [ "$p" -gt 1 ] 2>/dev/null; do
     ancestors+="$p "
     p="$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)"
   done
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+  for f in $(grep -lsxzF -- "SLURM_CONF=$CONF" /proc/[0-9]*/environ); do
+    pid="${f#/proc/}"
+    pid="${pid%/environ}"
     case "$ancestors" in *" $pid "*) continue ;; esac
-    env="$({ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null)" || continue
-    grep -qxF -- "SLURM_CONF=$CONF" <<<"$env" && grep -q '^SLURM_JOB_ID=' <<<"$env" && echo "$pid"
+    grep -qsz '^SLURM_JOB_ID=' "$f" && echo "$pid"
   done
 }
 

@@ -1,0 +1,102 @@
+"""A workload whose TFDS splits fit in memory: the data and evaluation plumbing.
+
+Subclasses supply the dataset (a TFDS builder), the model, the loss and two
+evaluation hooks; this base class serves training batches by epoch from the
+prepared TFDS data, and evaluates on padded, device-resident batches.
+
+Evaluation: ``_eval_batch(params, model_state, batch)`` (jitted here) returns
+a dict of arrays for one padded batch; ``_metrics(outputs)`` turns the list
+of those dicts, on the host, into scalar metrics. Summed quantities are the
+common case (see :func:`sum_outputs`); ranking metrics such as mean average
+precision concatenate per-example outputs instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Dict, List, Optional, Type
+
+import jax
+import numpy as np
+
+from algoperf_like import spec
+from workloads import targets
+from workloads.common import input_pipeline, tfds_data
+
+_SPLIT_OF = {'train': 'train', 'eval_train': 'train', 'validation': 'validation',
+             'test': 'test'}
+
+
+def make_constants(name: str, split_sizes: Dict[str, int], eval_batch_size: int,
+                   num_eval_train_examples: Optional[int] = None) -> spec.WorkloadConstants:
+  """Targets and budgets from ``workloads/targets.json``, counts from the dataset."""
+  t = targets.workload_targets(name)
+  return spec.WorkloadConstants(
+      name=name, target_metric_name=t['target_metric_name'],
+      metric_direction=t['metric_direction'],
+      validation_target_value=t['validation_target_value'],
+      test_target_value=t['test_target_value'],
+      max_allowed_runtime_sec=t['max_allowed_runtime_sec'],
+      eval_period_time_sec=t['eval_period_time_sec'], step_hint=t['step_hint'],
+      num_train_examples=split_sizes['train'],
+      num_eval_train_examples=num_eval_train_examples or split_sizes['validation'],
+      num_validation_examples=split_sizes['validation'],
+      num_test_examples=split_sizes.get('test'), eval_batch_size=eval_batch_size)
+
+
+def sum_outputs(outputs: List[Dict[str, np.ndarray]]) -> Dict[str, float]:
+  """Add up the per-batch sums of every key."""
+  return {k: float(sum(np.sum(o[k]) for o in outputs)) for k in outputs[0]}
+
+
+class InMemoryWorkload(spec.Workload):
+  """Base class: set ``builder_cls`` and ``constants``, implement the model hooks."""
+
+  builder_cls: Type  # A tfds.core.GeneratorBasedBuilder.
+  eval_features = ('inputs', 'targets')  # Features the evaluation batches keep.
+
+  def __init__(self, data_dir: Optional[str] = None) -> None:
+    super().__init__()
+    self.data_dir = data_dir
+    self._eval_cache: Dict[tuple, list] = {}
+
+  # ----- Data. -----
+  def _arrays(self, split: str, data_dir: Optional[str]) -> Dict[str, np.ndarray]:
+    data_dir = data_dir or self.data_dir
+    if data_dir is None:
+      raise ValueError(f'{self.workload_name} needs a data_dir (--data_dir) for its TFDS data')
+    return tfds_data.load_split(self.builder_cls, _SPLIT_OF[split], data_dir)
+
+  def _build_input_queue(self, data_rng, split, data_dir, global_batch_size, cache=None,
+                         repeat_final_dataset=None, num_batches=None):
+    del cache, repeat_final_dataset
+    arrays = self._arrays(split, data_dir)
+    if split == 'train':
+      return input_pipeline.TrainBatches(arrays, global_batch_size,
+                                         input_pipeline.seed_from_rng(data_rng), num_batches)
+    return input_pipeline.eval_batches(arrays, global_batch_size)
+
+  # ----- Evaluation. -----
+  def _eval_batch(self, params, model_state, batch) -> Dict[str, Any]:
+    """Arrays for one padded batch (``batch['weights']`` marks real examples)."""
+    raise NotImplementedError
+
+  def _metrics(self, outputs: List[Dict[str, np.ndarray]]) -> Dict[str, float]:
+    """Scalar metrics from the host copies of every batch's ``_eval_batch`` output."""
+    raise NotImplementedError
+
+  @functools.partial(jax.jit, static_argnums=(0,))
+  def _jitted_eval_batch(self, params, model_state, batch):
+    return self._eval_batch(params, model_state, batch)
+
+  def _eval_model_on_split(self, split, num_examples, global_batch_size, params,
+                           model_state, rng, data_dir, global_step=0):
+    del global_batch_size, rng, global_step
+    key = (split, num_examples, data_dir or self.data_dir)
+    if key not in self._eval_cache:  # Padded device batches, built once per split.
+      arrays = self._arrays(split, data_dir)
+      arrays = {k: arrays[k] for k in self.eval_features}
+      self._eval_cache[key] = [jax.device_put(b) for b in input_pipeline.eval_batches(
+          arrays, self.eval_batch_size, num_examples)]
+    outputs = [self._jitted_eval_batch(params, model_state, b) for b in self._eval_cache[key]]
+    return self._metrics(jax.device_get(outputs))
