@@ -21,8 +21,10 @@ Rule ids and what they forbid (also in :data:`RULES`):
   ``multiprocessing``, ``threading``, ``concurrent.futures``, ``asyncio``, ``ctypes``):
   work outside the timed calls escapes the clock.
 - ``mutate-workload``: assigning, deleting or ``setattr`` on attributes or items of
-  the ``workload`` object (or a name bound to it) or calling
-  ``attach_metrics_logger``: the workload is the harness's, shared by all trials.
+  the ``workload`` object or of what the harness hands in with it (``input_queue``,
+  ``train_state``; also through names bound to them), or calling
+  ``attach_metrics_logger``: they belong to the harness, which relies on their
+  constants (budget, eval period) and shares them across trials.
 - ``monkeypatch``: assigning to attributes or items of imported modules or names
   (``time``, ``jax``, ``numpy``, ``algoperf_like``, ``workloads``, ``builtins``, ...),
   ``unittest.mock``, and ``jax.config.update``: these change the clock, JAX or
@@ -44,7 +46,7 @@ RULES = {
     'workload-identity': "no branching on the workload's identity outside get_batch_size",
     'io': 'no file or network access',
     'processes': 'no subprocesses, threads or native code',
-    'mutate-workload': 'no changes to the workload object',
+    'mutate-workload': 'no changes to the workload or the input queue/train state',
     'monkeypatch': 'no patching of imported modules (time, jax, harness) or JAX config',
     'dynamic-code': 'no eval/exec/dynamic imports/introspection that hides the above',
     'smoke': 'a short run on two CPU workloads: no exception, finite metrics, sound state',
@@ -131,6 +133,7 @@ _CLASS_SOURCES = ('type(workload)', '.__class__')  # Compared with classes, not 
 _NAME_SOURCES = _CLASS_SOURCES + ('.workload_name', 'workload_name', 'workload.name',
                                   '.__name__', '.__qualname__')
 _WORKLOAD = 'workload'  # The API's parameter name.
+_HARNESS_OBJECTS = frozenset({_WORKLOAD, 'input_queue', 'train_state'})  # Also API names.
 _ALLOWED_IDENTITY_FUNCTION = 'get_batch_size'
 
 
@@ -167,6 +170,7 @@ class _Analyzer(ast.NodeVisitor):
     self.functions: List[str] = []  # Enclosing function names, outermost first.
     self.imported = self._imports(tree)  # local name -> dotted name
     self.workload_names = self._bound_to(tree, {_WORKLOAD})
+    self.harness_names = self._bound_to(tree, set(_HARNESS_OBJECTS))
     self.module_names = self._bound_to(tree, set(self.imported))
     self.literal_names = self._literal_names(tree)
 
@@ -274,7 +278,7 @@ class _Analyzer(ast.NodeVisitor):
 
   @staticmethod
   def _shape_test(shape_side: ast.AST, literal: ast.AST) -> bool:
-    """``p.shape == (128, 10)`` or ``p.shape[1] == 10``; not ``len(p.shape) == 2`` or ``p.shape[0] == 1``."""
+    """``p.shape == (128, 10)``, ``p.shape[1] == 10``; not ``len(p.shape) == 2``, ``p.shape[0] == 1``."""
     if isinstance(shape_side, ast.Attribute) and shape_side.attr in ('shape', 'shape_tuple'):
       return isinstance(literal, (ast.Tuple, ast.List, ast.Set))
     if isinstance(shape_side, ast.Subscript) and isinstance(shape_side.value, ast.Attribute) \
@@ -373,9 +377,9 @@ class _Analyzer(ast.NodeVisitor):
   def _check_store(self, target: ast.AST, node: ast.AST, verb: str) -> None:
     root = _root(target)
     text = ast.unparse(target)
-    if root in self.workload_names:
-      self._report('mutate-workload', node, f'{verb} {text}: the workload belongs to the '
-                   'harness and is shared by every trial')
+    if root in self.harness_names:
+      self._report('mutate-workload', node, f'{verb} {text}: the workload, input queue '
+                   'and train state belong to the harness')
     elif root in self.module_names:
       self._report('monkeypatch', node, f'{verb} {text}: patching imported modules '
                    '(time, jax, the harness) changes them for everyone')

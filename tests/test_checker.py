@@ -92,6 +92,7 @@ CAUGHT = [
     ('mutate-workload', "def f(workload):\n  del workload.metrics_logger"),
     ('mutate-workload', "def f(workload):\n  workload.step_count += 1"),
     ('mutate-workload', "def f(workload):\n  workload.attach_metrics_logger(None)"),
+    ('mutate-workload', "def data_selection(workload, input_queue):\n  input_queue.batch_size = 4096"),
     ('mutate-workload', "def f(workload):\n  logger = workload.metrics_logger\n  logger.x = 1"),
     ('monkeypatch', "import jax\njax.jit = lambda f: f"),
     ('monkeypatch', "import jax.numpy as jnp\njnp.dot = None"),

@@ -11,6 +11,7 @@ import importlib
 # name -> "module:class". Variants are separate entries with their own targets.
 REGISTRY = {
     'mnist1d': 'workloads.mnist1d.workload:Mnist1dWorkload',
+    'mnist1d_gelu': 'workloads.mnist1d.workload:Mnist1dGeluWorkload',
 }
 
 

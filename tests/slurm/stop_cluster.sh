@@ -116,9 +116,12 @@ if [ -f "$CONF" ] && [ -n "$(pids_of slurmctld "$DIR/run/slurmctld.pid")" ] && c
   fi
 fi
 
-# SIGTERM both Slurm daemons at once (each takes ~2 s to exit), then wait for each in turn.
-early="$(pids_of slurmd "$DIR/run/slurmd.pid") $(pids_of slurmctld "$DIR/run/slurmctld.pid")"
-[ -z "${early// /}" ] || kill -TERM $early 2>/dev/null
+# SIGTERM the daemons at once (each takes ~2 s to exit; their state is thrown away anyway),
+# then wait for each in turn. munged goes last: squeue/scancel above needed it.
+early="$(pids_of slurmd "$DIR/run/slurmd.pid") $(pids_of slurmctld "$DIR/run/slurmctld.pid")
+  $(pids_of slurmdbd "$DIR/run/slurmdbd.pid") $(pids_of mariadbd "$DIR/run/mariadbd.pid")"
+early="$(echo $early)"
+[ -z "$early" ] || kill -TERM $early 2>/dev/null
 stop slurmd "$DIR/run/slurmd.pid"
 # Left over only if slurmd/slurmctld died under running jobs (slurmstepd ignores SIGTERM).
 kill_wait "job processes" 2 $(job_pids)

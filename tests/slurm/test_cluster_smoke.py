@@ -1,4 +1,8 @@
-"""Smoke test of the throw-away Slurm cluster: sbatch --wrap, then a submitit job."""
+"""Smoke test of the throw-away Slurm cluster: sbatch --wrap, then submitit jobs.
+
+Runs against the plain cluster (no accounting: sacct disabled) and against one with slurmdbd
+(sacct works), one module-scoped cluster each.
+"""
 
 import contextlib
 import os
@@ -15,11 +19,11 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 JOB_TIMEOUT_S = 60
 
 
-@pytest.fixture(scope='module')
-def slurm_cluster():
+@pytest.fixture(scope='module', params=[False, True], ids=['plain', 'accounting'])
+def slurm_cluster(request):
   with contextlib.ExitStack() as stack:
     try:
-      info = stack.enter_context(running_cluster())
+      info = stack.enter_context(running_cluster(accounting=request.param))
     except SlurmUnavailable as e:
       pytest.skip(f'Slurm cannot be installed here: {e}')
     yield info
@@ -81,3 +85,24 @@ def test_submitit_job(slurm_cluster, tmp_path):
   assert executable == sys.executable  # the job ran in this interpreter (the project's venv)
   assert slurm_job_id == str(job.job_id)
   assert os.environ['SLURM_CONF'] == slurm_cluster['conf']
+
+
+def test_sacct_sees_cancelled_submitit_job(slurm_cluster, tmp_path):
+  if not slurm_cluster['accounting']:
+    res = subprocess.run(['sacct'], capture_output=True, text=True, check=False)
+    assert res.returncode != 0 and 'accounting storage is disabled' in res.stderr
+    pytest.skip('sacct is disabled without accounting: submitit cannot see a cancelled job end')
+  submitit = pytest.importorskip('submitit')
+  executor = submitit.AutoExecutor(folder=tmp_path / 'submitit', cluster='slurm')
+  executor.update_parameters(slurm_partition=slurm_cluster['partition'], timeout_min=2,
+                             cpus_per_task=1)
+  job = executor.submit(time.sleep, 300)
+  deadline = time.monotonic() + JOB_TIMEOUT_S
+  while job.state != 'RUNNING':  # job.state calls sacct at most every ~2 s
+    assert time.monotonic() < deadline, _diagnostics(slurm_cluster, job.job_id)
+    time.sleep(0.5)
+  job.cancel()
+  while not job.done(force_check=True):
+    assert time.monotonic() < deadline, _diagnostics(slurm_cluster, job.job_id)
+    time.sleep(0.5)
+  assert job.state.startswith('CANCELLED')

@@ -1,13 +1,16 @@
 """Prepare a TFDS builder once and load whole splits as numpy arrays.
 
 Every workload's data flows through a tensorflow-datasets builder, exactly as
-full-scale workloads read prepared TFDS data from ``--data_dir``. Small CPU
+full-scale workloads read prepared TFDS data from ``--data_dir``. A builder
+may declare ``FINGERPRINTS = {split: sha256}``; loading then checks the data
+against it (see :func:`fingerprint`), so every machine trains on the same bytes. Small CPU
 datasets then fit in memory, so the training loop batches from numpy rather
 than from ``tf.data`` (cheaper per step, and deterministic from a seed).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from typing import Dict, Type
@@ -16,6 +19,10 @@ import numpy as np
 
 _LOCK = threading.Lock()
 _CACHE: Dict[tuple, Dict[str, np.ndarray]] = {}
+
+
+class DatasetMismatchError(ValueError):
+  """The prepared data differ from what the generator produced when it was committed."""
 
 
 class DatasetMissingError(FileNotFoundError):
@@ -50,5 +57,24 @@ def load_split(builder_cls: Type, split: str, data_dir: str,
       builder.download_and_prepare()
     dataset = builder.as_dataset(split=split, batch_size=-1, shuffle_files=False)
     arrays = {k: np.asarray(v) for k, v in tfds.as_numpy(dataset).items()}
+    if 'example_id' in arrays:  # TFDS stores examples in hashed order: restore ours.
+      order = np.argsort(arrays['example_id'], kind='stable')
+      arrays = {k: v[order] for k, v in arrays.items()}
+    expected = getattr(builder_cls, 'FINGERPRINTS', {}).get(split)
+    if expected is not None and fingerprint(arrays) != expected:
+      raise DatasetMismatchError(
+          f'dataset {builder.name} split {split} under {data_dir} does not match its '
+          f'fingerprint (got {fingerprint(arrays)[:12]}, expected {expected[:12]}); '
+          'delete it to regenerate')
     _CACHE[key] = arrays
     return arrays
+
+
+def fingerprint(arrays: Dict[str, np.ndarray]) -> str:
+  """sha256 over the features, in sorted key order, of one split (in example-id order)."""
+  digest = hashlib.sha256()
+  for name in sorted(arrays):
+    array = np.ascontiguousarray(arrays[name])
+    digest.update(f'{name}:{array.dtype.str}:{array.shape}'.encode())
+    digest.update(array.tobytes())
+  return digest.hexdigest()

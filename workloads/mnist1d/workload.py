@@ -67,3 +67,9 @@ class Mnist1dWorkload(InMemoryWorkload):
     error_rate = totals['errors'] / totals['count']
     return {'loss': totals['loss'] / totals['count'], 'error_rate': error_rate,
             'accuracy': 1.0 - error_rate}
+
+
+class Mnist1dGeluWorkload(Mnist1dWorkload):
+  """Variant: GELU instead of ReLU activations (its own target)."""
+  name = 'mnist1d_gelu'
+  activation = 'gelu'
