@@ -10,8 +10,11 @@ Checks, in order (rule ids as in :data:`algoperf_like.static_rules.RULES`):
 3. ``search-space``: external tuning ships a valid ``tuning_search_space.json``,
    self-tuning ships none;
 4. ``smoke``: unless ``--no_smoke`` or an earlier check failed, the real runner
-   trains the submission for a few steps on two CPU workloads (see
-   :func:`smoke_workloads`) with the first point of its search space.
+   trains the submission for 20 steps on two CPU workloads (see
+   :func:`smoke_workloads`) with the first point of its search space (None under
+   self-tuning); it fails on any exception, non-finite metrics or parameters, or
+   ``update_params``/``prepare_for_eval`` returning parameters of another
+   structure, shape or dtype.
 
 The report has one line per check (PASS, FAIL or SKIP), each violation as
 ``file:line: why``, and a verdict. Exit code: 0 all passed, 1 violations, 2 bad input.
@@ -41,6 +44,7 @@ UNSAFE_TO_IMPORT = frozenset({'io', 'processes', 'monkeypatch', 'dynamic-code'})
 SMOKE_STEPS = 20
 SMOKE_EVAL_EVERY = 10
 SMOKE_SEED = 0
+SMOKE_WORKLOADS = ('mnist1d', 'mnist1d_gelu')
 
 
 class BadInput(Exception):
@@ -134,26 +138,15 @@ def _check_search_space(submission_dir: str, ruleset: str):
 
 
 def smoke_workloads(data_dir: str) -> list:
-  """The two CPU workloads of the smoke run: ``mnist1d`` and ``mnist1d_gelu``.
+  """The two CPU workloads of the smoke run (:data:`SMOKE_WORKLOADS`), from the registry.
 
-  Only ``mnist1d`` is registered so far. The second is a held-out-style variant
-  (as AlgoPerf's ``*_gelu``/``*_silu`` variants): the same data and budget, GELU
-  activations, and a name that no submission can have seen, so that
-  ``get_batch_size`` and the training step are exercised on an unknown
-  workload. It is built here rather than registered because it has no target
-  of its own; the smoke run never uses targets.
+  ``mnist1d`` and its variant ``mnist1d_gelu`` (GELU activations, a name of its
+  own): the smallest registered workloads (seconds to set up, shared data), and
+  a base/variant pair, as AlgoPerf's held-out variants are, so that
+  ``get_batch_size`` and the training step meet a second workload name and model.
   """
   import workloads
-  from workloads.mnist1d.workload import Mnist1dWorkload
-
-  class Mnist1dGelu(Mnist1dWorkload):
-    activation = 'gelu'
-
-    def __init__(self, data_dir: Optional[str] = None) -> None:
-      super().__init__(data_dir)  # Constants of mnist1d, renamed below.
-      self.constants = dataclasses.replace(self.constants, name='mnist1d_gelu')
-
-  return [workloads.get_workload('mnist1d', data_dir), Mnist1dGelu(data_dir)]
+  return [workloads.get_workload(name, data_dir) for name in SMOKE_WORKLOADS]
 
 
 class MalformedStateError(Exception):

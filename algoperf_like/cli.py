@@ -21,6 +21,7 @@ commands:
   run         train a submission on workloads (AlgoPerf's submission_runner flags)
   score       score log trees: performance profiles, scores, leaderboard, report
   workloads   list the available workloads and their targets
+  set-targets set a workload's targets and budgets by AlgoPerf's procedure
 
 'algoperf-like COMMAND --help' shows the flags of a command."""
 
@@ -119,11 +120,7 @@ def run_command(argv: List[str]) -> int:
     raise UsageError('--workload is required (known: ' + ', '.join(workloads.workload_names()) + ')')
   if not fv.submission_path:
     raise UsageError('--submission_path is required')
-  names = [w.strip() for w in fv.workload.split(',') if w.strip()]
-  for name in names:
-    if name not in workloads.REGISTRY:
-      raise UsageError(f'--workload: unknown workload {name!r} '
-                       f'(known: {", ".join(workloads.workload_names())})')
+  names = _workload_names(fv.workload)
   if not os.path.isfile(fv.submission_path):
     raise UsageError(f'--submission_path: {fv.submission_path}: file not found')
   space = None
@@ -252,7 +249,78 @@ def score_command(argv: List[str]) -> int:
   return scoring_cli.main(argv)
 
 
-COMMANDS = {'run': run_command, 'score': score_command, 'workloads': workloads_command}
+def _set_targets_flags() -> absl_flags.FlagValues:
+  fv = absl_flags.FlagValues()
+  d = absl_flags
+  d.DEFINE_string('workload', None, 'Workload name(s), comma-separated.', flag_values=fv)
+  d.DEFINE_integer('steps', None, "Step budget of every run (default: 1.5x the workload's "
+                   'current step_hint).', lower_bound=1, flag_values=fv)
+  d.DEFINE_integer('eval_every', None, 'Evaluate every N steps (default: steps / 20).',
+                   lower_bound=1, flag_values=fv)
+  d.DEFINE_integer('trials', 3, 'Quasirandom points per algorithm.', lower_bound=1, flag_values=fv)
+  d.DEFINE_integer('seeds', 5, 'Reruns of the best configuration.', lower_bound=1, flag_values=fv)
+  d.DEFINE_integer('rng_seed', 0, 'Seed of the procedure.', lower_bound=0, flag_values=fv)
+  d.DEFINE_boolean('reproduce', False, 'Rerun the committed seed runs and compare with the '
+                   'committed target instead of setting a new one.', flag_values=fv)
+  d.DEFINE_boolean('commit', True, 'Write workloads/target_setting/<workload>.json and '
+                   'workloads/targets.json.', flag_values=fv)
+  d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory.', flag_values=fv)
+  return fv
+
+
+def set_targets_command(argv: List[str]) -> int:
+  fv = _set_targets_flags()
+  _parse(fv, argv)
+  import workloads
+  from workloads import targets as targets_lib
+  if not fv.workload:
+    raise UsageError('--workload is required (known: ' + ', '.join(workloads.workload_names()) + ')')
+  names = _workload_names(fv.workload)
+  quiet_libraries()
+  from algoperf_like import target_setting
+  for name in names:
+    workload = workloads.get_workload(name, fv.data_dir)
+    if fv.reproduce:
+      path = target_setting.provenance_path(name)
+      if not os.path.exists(path):
+        raise UsageError(f'--reproduce: {path} does not exist (run set-targets first)')
+      with open(path) as f:
+        report = target_setting.reproduce(workload, fv.data_dir, json.load(f))
+      print(f'{name}: committed target {report["committed_target"]:.6g}, reproduced '
+            f'{report["reproduced_target"]:.6g} (spread of the committed seed runs '
+            f'{report["committed_spread"]:.3g})')
+      continue
+    steps = fv.steps or int(1.5 * workload.step_hint)
+    budget = target_setting.Budget(steps=steps, eval_every=fv.eval_every or max(steps // 20, 1),
+                                   trials=fv.trials, seeds=fv.seeds, rng_seed=fv.rng_seed)
+    record = target_setting.set_targets(workload, fv.data_dir, budget)
+    print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
+    if fv.commit:
+      target_setting.commit(record, str(targets_lib.TARGETS_FILE))
+      targets_lib.load_targets.cache_clear()
+  return 0
+
+
+def _workload_names(value: str) -> List[str]:
+  """Names from a comma-separated list of workloads and suites."""
+  import workloads
+  names = []
+  for item in (w.strip() for w in value.split(',')):
+    if not item:
+      continue
+    expanded = workloads.SUITES.get(item, [item])
+    for name in expanded:
+      if name not in workloads.REGISTRY:
+        raise UsageError(f'--workload: unknown workload {name!r} (known: '
+                         f'{", ".join(workloads.workload_names())}; suites: '
+                         f'{", ".join(sorted(workloads.SUITES))})')
+      if name not in names:
+        names.append(name)
+  return names
+
+
+COMMANDS = {'run': run_command, 'score': score_command, 'workloads': workloads_command,
+            'set-targets': set_targets_command}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -262,7 +330,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0 if argv else 2
   command, rest = argv[0], argv[1:]
   if command not in COMMANDS:
-    print(f'algoperf-like: unknown command {command!r} (run, score, workloads)', file=sys.stderr)
+    print(f'algoperf-like: unknown command {command!r} ({", ".join(COMMANDS)})', file=sys.stderr)
     return 2
   from algoperf_like.search_space import SearchSpaceError
   from algoperf_like.submission import SubmissionError

@@ -278,7 +278,10 @@ class _Analyzer(ast.NodeVisitor):
 
   @staticmethod
   def _shape_test(shape_side: ast.AST, literal: ast.AST) -> bool:
-    """``p.shape == (128, 10)``, ``p.shape[1] == 10``; not ``len(p.shape) == 2``, ``p.shape[0] == 1``."""
+    """``p.shape == (128, 10)``, ``p.shape[1] == 10``.
+
+    Not ``len(p.shape) == 2`` or ``p.shape[0] == 1``: structural tests any optimizer may do.
+    """
     if isinstance(shape_side, ast.Attribute) and shape_side.attr in ('shape', 'shape_tuple'):
       return isinstance(literal, (ast.Tuple, ast.List, ast.Set))
     if isinstance(shape_side, ast.Subscript) and isinstance(shape_side.value, ast.Attribute) \

@@ -12,6 +12,23 @@ import importlib
 REGISTRY = {
     'mnist1d': 'workloads.mnist1d.workload:Mnist1dWorkload',
     'mnist1d_gelu': 'workloads.mnist1d.workload:Mnist1dGeluWorkload',
+    'ogbg_motifs': 'workloads.ogbg_motifs.workload:OgbgMotifsWorkload',
+    'ogbg_motifs_gelu': 'workloads.ogbg_motifs.workload:OgbgMotifsGeluWorkload',
+    'criteo_synth': 'workloads.criteo_synth.workload:CriteoSynthWorkload',
+    'criteo_synth_layernorm': 'workloads.criteo_synth.workload:CriteoSynthLayerNormWorkload',
+    'fastmri1d': 'workloads.fastmri1d.workload:Fastmri1dWorkload',
+    'fastmri1d_tanh': 'workloads.fastmri1d.workload:Fastmri1dTanhWorkload',
+    'ctc_digits': 'workloads.ctc_digits.workload:CtcDigitsWorkload',
+    'ctc_digits_gelu': 'workloads.ctc_digits.workload:CtcDigitsGeluWorkload',
+    'scan_transformer': 'workloads.scan_transformer.workload:ScanTransformerWorkload',
+    'scan_transformer_post_ln': 'workloads.scan_transformer.workload:ScanTransformerPostLnWorkload',
+}
+
+
+# Named groups of workloads, accepted wherever a workload name is.
+SUITES = {
+    'cpu_qualification': ['mnist1d', 'ogbg_motifs', 'criteo_synth', 'fastmri1d', 'ctc_digits',
+                          'scan_transformer'],
 }
 
 

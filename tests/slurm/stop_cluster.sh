@@ -108,7 +108,9 @@ if [ -f "$CONF" ] && [ -n "$(pids_of slurmctld "$DIR/run/slurmctld.pid")" ] && c
   if [ -n "$jobs" ]; then
     log "cancelling jobs: $(echo $jobs)"
     SLURM_CONF="$CONF" timeout 10 scancel $jobs 2>/dev/null
-    for _ in $(seq 50); do
+    # Wait briefly for slurmstepd to end them (up to KillWait=5 s for SIGTERM-resistant jobs,
+    # e.g. submitit's); whatever is left is killed below.
+    for _ in $(seq 10); do
       left="$(SLURM_CONF="$CONF" timeout 10 squeue -h -t PD,R,CG,S -o '%A' 2>/dev/null)"
       [ -z "$left" ] && break
       sleep 0.2

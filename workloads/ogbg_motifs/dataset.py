@@ -1,0 +1,129 @@
+"""Random small graphs labelled by the motifs they contain, as a TFDS builder.
+
+Each graph has 8-16 nodes (padded to ``MAX_NODES``), every node one of
+``NUM_NODE_TYPES`` types plus two uniform random features, and edges drawn
+independently with a per-graph probability (Erdős–Rényi, density drawn per
+graph). The targets are a multi-hot vector of ``NUM_LABELS`` motif
+indicators (see :data:`LABEL_NAMES`), computed exactly from the adjacency
+matrix, like OGB's molecular property flags. Everything is drawn with numpy
+from a fixed seed, so the data are the same on every machine with no download.
+
+Stored per graph: ``inputs`` (node features ``[MAX_NODES, NUM_FEATURES]``:
+one-hot type then the two random features, zeros for padding nodes),
+``adjacency`` (``[MAX_NODES, MAX_NODES]`` uint8, symmetric, no self-loops),
+``node_mask`` (``[MAX_NODES]`` float32), ``targets`` (``[NUM_LABELS]`` float32)
+and ``example_id``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+SEED = 0
+SPLIT_SIZES = {'train': 10_000, 'validation': 2_000, 'test': 2_000}
+MIN_NODES, MAX_NODES = 8, 16
+NUM_NODE_TYPES = 4
+NUM_FEATURES = NUM_NODE_TYPES + 2
+EDGE_PROB_RANGE = (0.08, 0.28)
+LABEL_NAMES = (
+    'triangle',                 # three mutually adjacent nodes
+    'four_cycle',               # two nodes with >= 2 common neighbours
+    'degree_at_least_5',        # a node with 5 or more neighbours
+    'isolated_node',            # a real node with no neighbour
+    'type0_type0_edge',         # an edge between two type-0 nodes
+    'type1_two_type2_nbrs',     # a type-1 node with >= 2 type-2 neighbours
+    'type3_pair_at_distance_2', # two type-3 nodes whose shortest path has 2 edges
+    'triangle_through_type0',   # a triangle containing a type-0 node
+)
+NUM_LABELS = len(LABEL_NAMES)
+
+
+def motif_labels(adjacency: np.ndarray, node_type: np.ndarray,
+                 node_mask: np.ndarray) -> np.ndarray:
+  """The motif indicators of a batch of padded graphs.
+
+  Args:
+    adjacency: ``[G, N, N]`` 0/1, symmetric, zero diagonal, zero on padding.
+    node_type: ``[G, N]`` integer types (any value on padding nodes).
+    node_mask: ``[G, N]`` 1 for real nodes.
+
+  Returns:
+    ``[G, NUM_LABELS]`` float32 multi-hot labels, in :data:`LABEL_NAMES` order.
+  """
+  a = adjacency.astype(np.int64)
+  real = node_mask.astype(bool)
+  a2 = a @ a
+  a3 = a2 @ a
+  degree = a.sum(-1)
+  off_diagonal = ~np.eye(a.shape[-1], dtype=bool)
+  is_type = [(node_type == t) & real for t in range(NUM_NODE_TYPES)]
+  pair = lambda u, v: u[:, :, None] & v[:, None, :]  # noqa: E731
+  closes_triangle = np.diagonal(a3, axis1=1, axis2=2) > 0
+  labels = [
+      closes_triangle.any(-1),
+      ((a2 >= 2) & off_diagonal).any((-2, -1)),
+      (degree >= 5).any(-1),
+      ((degree == 0) & real).any(-1),
+      (pair(is_type[0], is_type[0]) & (a > 0)).any((-2, -1)),
+      (is_type[1] & ((a * is_type[2][:, None, :]).sum(-1) >= 2)).any(-1),
+      (pair(is_type[3], is_type[3]) & (a2 > 0) & (a == 0) & off_diagonal).any((-2, -1)),
+      (closes_triangle & is_type[0]).any(-1),
+  ]
+  return np.stack(labels, axis=-1).astype(np.float32)
+
+
+def generate_graphs(num_graphs: int, rng: np.random.Generator) -> dict:
+  """``num_graphs`` random graphs as padded arrays (see the module docstring)."""
+  n = MAX_NODES
+  num_nodes = rng.integers(MIN_NODES, MAX_NODES + 1, size=num_graphs)
+  node_mask = (np.arange(n)[None, :] < num_nodes[:, None]).astype(np.float32)
+  edge_prob = rng.uniform(*EDGE_PROB_RANGE, size=(num_graphs, 1, 1))
+  upper = np.triu(rng.random((num_graphs, n, n)) < edge_prob, k=1)
+  upper &= (node_mask[:, :, None] * node_mask[:, None, :]).astype(bool)
+  adjacency = (upper | upper.transpose(0, 2, 1)).astype(np.uint8)
+  node_type = rng.integers(0, NUM_NODE_TYPES, size=(num_graphs, n))
+  extra = rng.uniform(-1.0, 1.0, size=(num_graphs, n, 2))
+  one_hot = np.eye(NUM_NODE_TYPES)[node_type]
+  inputs = np.concatenate([one_hot, extra], axis=-1) * node_mask[:, :, None]
+  return {'inputs': inputs.astype(np.float32), 'adjacency': adjacency,
+          'node_mask': node_mask,
+          'targets': motif_labels(adjacency, node_type, node_mask)}
+
+
+def generate_arrays(seed: int = SEED) -> dict:
+  """All splits: ``{split: {feature: array}}``, from one generator in split order."""
+  rng = np.random.default_rng(seed)
+  return {split: generate_graphs(size, rng) for split, size in SPLIT_SIZES.items()}
+
+
+class OgbgMotifs(tfds.core.GeneratorBasedBuilder):
+  """Random graphs with multi-label motif targets (an OGB-molpcba stand-in)."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Erdős–Rényi graphs of 8-16 nodes, 8 motif labels, seed 0, 10k/2k/2k.'}
+  # workloads.common.tfds_data.fingerprint of each split, checked on every load.
+  FINGERPRINTS = {}
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            'inputs': tfds.features.Tensor(shape=(MAX_NODES, NUM_FEATURES), dtype=np.float32),
+            'adjacency': tfds.features.Tensor(shape=(MAX_NODES, MAX_NODES), dtype=np.uint8),
+            'node_mask': tfds.features.Tensor(shape=(MAX_NODES,), dtype=np.float32),
+            'targets': tfds.features.Tensor(shape=(NUM_LABELS,), dtype=np.float32),
+            'example_id': np.int64,
+        }),
+        supervised_keys=('inputs', 'targets'),
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Nothing to download.
+    return {name: self._generate_examples(arrays)
+            for name, arrays in generate_arrays().items()}
+
+  def _generate_examples(self, arrays):
+    for i in range(len(arrays['targets'])):
+      example = {k: v[i] for k, v in arrays.items()}
+      example['example_id'] = i
+      yield i, example

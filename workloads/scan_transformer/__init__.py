@@ -1,0 +1,1 @@
+"""SCAN-style command-to-action translation with a tiny transformer (CPU suite)."""
