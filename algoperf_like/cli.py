@@ -20,6 +20,7 @@ USAGE = """usage: algoperf-like COMMAND [FLAGS]
 commands:
   run         train a submission on workloads (AlgoPerf's submission_runner flags)
   score       score log trees: performance profiles, scores, leaderboard, report
+  check       check a submission against the rules (static checks and a smoke run)
   workloads   list the available workloads and their targets
   set-targets set a workload's targets and budgets by AlgoPerf's procedure
 
@@ -319,8 +320,14 @@ def _workload_names(value: str) -> List[str]:
   return names
 
 
-COMMANDS = {'run': run_command, 'score': score_command, 'workloads': workloads_command,
-            'set-targets': set_targets_command}
+def check_command(argv: List[str]) -> int:
+  quiet_libraries()
+  from algoperf_like import checker
+  return checker.check_main(argv)
+
+
+COMMANDS = {'run': run_command, 'score': score_command, 'check': check_command,
+            'workloads': workloads_command, 'set-targets': set_targets_command}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,0 +1,84 @@
+"""Undersampled MNIST-1D signals to reconstruct, as a tensorflow-datasets builder.
+
+A 1-D analogue of fastMRI's single-coil knee task (Zbontar et al., 2018,
+https://arxiv.org/abs/1811.08839): the clean signal is an MNIST-1D digit
+without the package's noise (:mod:`workloads.common.mnist1d_signals`); its
+"k-space" is the real FFT (21 coefficients of a 40-sample signal). Like a
+Cartesian undersampling mask, every example keeps the ``CENTER_FREQUENCIES``
+lowest frequencies and each higher one with probability ``KEEP_PROBABILITY``;
+the input is the zero-filled inverse FFT plus Gaussian noise of standard
+deviation ``NOISE_STD``. Masks and noise come from
+``numpy.random.default_rng(SEED)``, so the data are the same on every machine.
+
+Features: ``inputs`` (corrupted, float32 [40]), ``targets`` (clean, float32
+[40]), ``data_range`` (max - min of the clean signal, SSIM's L),
+``example_id``.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
+
+SEED = 1
+SPLIT_SIZES = {'train': 8_000, 'validation': 1_000, 'test': 1_000}
+CENTER_FREQUENCIES = 4
+KEEP_PROBABILITY = 0.25
+NOISE_STD = 0.1
+
+
+def generate_arrays(seed: int = SEED) -> Dict[str, Dict[str, np.ndarray]]:
+  """All splits: ``{split: {'inputs', 'targets', 'data_range'}}`` (float32 arrays)."""
+  clean, _ = digit_signals(sum(SPLIT_SIZES.values()), seed=seed, noise=False)
+  rng = np.random.default_rng(seed)
+  kspace = np.fft.rfft(clean.astype(np.float64), axis=-1)
+  keep = rng.random(kspace.shape) < KEEP_PROBABILITY
+  keep[:, :CENTER_FREQUENCIES] = True
+  zero_filled = np.fft.irfft(kspace * keep, n=SIGNAL_LENGTH, axis=-1)
+  corrupted = zero_filled + NOISE_STD * rng.standard_normal(clean.shape)
+  arrays = {'inputs': corrupted.astype(np.float32), 'targets': clean,
+            'data_range': (clean.max(-1) - clean.min(-1)).astype(np.float32)}
+  splits, start = {}, 0
+  for split, size in SPLIT_SIZES.items():
+    splits[split] = {k: v[start:start + size] for k, v in arrays.items()}
+    start += size
+  return splits
+
+
+class Fastmri1d(tfds.core.GeneratorBasedBuilder):
+  """Undersampled-and-noisy 40-sample MNIST-1D signals and their clean originals."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Clean mnist1d digits, seed 1; 4 centre + 25% other '
+                            'frequencies kept, noise std 0.1; 8k/1k/1k.'}
+  # workloads.common.tfds_data.fingerprint of each split, checked on every load.
+  FINGERPRINTS = {
+      'train': None,
+      'validation': None,
+      'test': None,
+  }
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    signal = tfds.features.Tensor(shape=(SIGNAL_LENGTH,), dtype=np.float32)
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            'inputs': signal, 'targets': signal,
+            'data_range': tfds.features.Scalar(dtype=np.float32),
+            'example_id': np.int64,
+        }),
+        supervised_keys=('inputs', 'targets'),
+        homepage='https://github.com/greydanus/mnist1d',
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Nothing to download.
+    return {name: self._generate_examples(arrays)
+            for name, arrays in generate_arrays().items()}
+
+  def _generate_examples(self, arrays):
+    for i in range(len(arrays['inputs'])):
+      yield i, {**{k: v[i] for k, v in arrays.items()}, 'example_id': i}
