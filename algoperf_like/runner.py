@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, List, Optional
 import jax
 import jax.numpy as jnp
 
-from algoperf_like import environment, spec, trial_logs
+from algoperf_like import environment, jax_sharding_utils, spec, trial_logs
 from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.clock import Clock, TimeAccount
 from algoperf_like.rng import StepKeys
@@ -129,6 +129,8 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
   data_key, init_key, opt_key, loop_key = jax.random.split(key, 4)
   input_queue = workload._build_input_queue(data_key, 'train', config.data_dir, batch_size)
   params, model_state = workload.init_model_fn(init_key)
+  if jax.device_count() > 1:  # Data parallel: every device holds the whole model.
+    params, model_state = jax_sharding_utils.replicate((params, model_state))
   optimizer_state = submission.init_optimizer_state(workload, params, model_state,
                                                     hyperparameters, opt_key)
   step_keys = StepKeys(loop_key)

@@ -28,10 +28,12 @@ start, ~+8 s of apt-get on a fresh machine) when a test needs sacct.
 """
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import time
 from typing import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,6 +47,9 @@ _COMMANDS = ('munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'sacct', 'scan
 _SEARCH_PATH = os.pathsep.join(
     [os.environ.get('PATH', ''), '/usr/local/sbin', '/usr/sbin', '/sbin'])
 _EXIT_CANNOT_INSTALL = 3
+# Held while a cluster runs: the ports are machine-wide, so a second test session on the same
+# machine waits here instead of restarting (killing) the first one's cluster.
+IN_USE_LOCK = '/tmp/algoperf_like_slurm.in-use.lock'
 
 
 class SlurmUnavailable(RuntimeError):
@@ -98,8 +103,28 @@ def _stop(directory: str, purge: bool) -> None:
 
 
 @contextlib.contextmanager
+def _machine_lock(wait_s: float) -> Iterator[None]:
+  with open(IN_USE_LOCK, 'a') as f:
+    deadline = time.monotonic() + wait_s
+    while True:
+      try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        break
+      except BlockingIOError:
+        if time.monotonic() > deadline:
+          raise SlurmStartError(f'another test session has held {IN_USE_LOCK} (its Slurm test '
+                                f'cluster) for more than {wait_s} s') from None
+        time.sleep(1)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def running_cluster(directory: str | None = None, start_timeout_s: float = 600,
-                    purge: bool | None = None, accounting: bool | None = None) -> Iterator[dict]:
+                    purge: bool | None = None, accounting: bool | None = None,
+                    wait_s: float = 600) -> Iterator[dict]:
   """Starts the cluster (installing Slurm first if needed); stops it when the context exits.
 
   Yields {'conf': path of slurm.conf, 'partition': 'debug', 'state_dir': ..., 'log_dir': ...,
@@ -107,7 +132,8 @@ def running_cluster(directory: str | None = None, start_timeout_s: float = 600,
   afterwards). accounting (default: SLURM_TEST_ACCOUNTING=1 in the environment) adds slurmdbd.
   Raises SlurmUnavailable if Slurm cannot be installed here, SlurmStartError if it is
   installed but does not come up. purge (default: True unless SLURM_TEST_KEEP=1) deletes the
-  state dir (config, logs) after stopping.
+  state dir (config, logs) after stopping. Only one cluster runs per machine: if another
+  process's running_cluster() is open, waits up to wait_s for it to end. Not reentrant.
   """
   ok, reason = slurm_available()
   if not ok:
@@ -118,6 +144,11 @@ def running_cluster(directory: str | None = None, start_timeout_s: float = 600,
   if accounting is None:
     accounting = os.environ.get('SLURM_TEST_ACCOUNTING', '') in ('1', 'true', 'yes')
   env = dict(os.environ, SLURM_TEST_ACCOUNTING='1' if accounting else '0')
+  with _machine_lock(wait_s):
+    yield from _run(directory, env, start_timeout_s, purge, accounting)
+
+
+def _run(directory, env, start_timeout_s, purge, accounting):
   try:
     proc = subprocess.run(['bash', START_SCRIPT, directory], stdin=subprocess.DEVNULL, env=env,
                           capture_output=True, text=True, timeout=start_timeout_s, check=False)

@@ -101,12 +101,19 @@ fi
 [ "$(id -u)" = 0 ] || cannot_install "the test cluster runs its daemons as root (SlurmUser=root)"
 
 # --- 2. stop an earlier cluster on this dir, wipe its state --------------------------------
+# The state dir is deleted on every start: refuse a non-empty dir that we did not create.
+MARKER=".algoperf_like_slurm_test_cluster"
+if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ] && [ ! -e "$DIR/$MARKER" ]; then
+  log "refusing to use $DIR: not empty and not made by this script (it would be deleted)"
+  exit 2
+fi
 mkdir -p "$DIR"
 exec 9>"$DIR.lock"
 flock -w 120 9 || failed "another start/stop holds $DIR.lock"
 SLURM_TEST_LOCK_HELD=1 "$HERE/stop_cluster.sh" "$DIR" >&2 9>&- || true
 rm -rf "$DIR"
 mkdir -p "$DIR"/{etc,munge,spool/ctld,spool/d,log,run,db}
+touch "$DIR/$MARKER"
 chmod 755 "$DIR" "$DIR"/{etc,spool,spool/ctld,spool/d,log,run}
 chmod 755 "$DIR/munge"  # munged requires the socket dir to be world-searchable
 

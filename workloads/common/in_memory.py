@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Type
 import jax
 import numpy as np
 
-from algoperf_like import spec
+from algoperf_like import jax_sharding_utils, spec
 from workloads import targets
 from workloads.common import input_pipeline, tfds_data
 
@@ -73,7 +73,8 @@ class InMemoryWorkload(spec.Workload):
     arrays = self._arrays(split, data_dir)
     if split == 'train':
       return input_pipeline.TrainBatches(arrays, global_batch_size,
-                                         input_pipeline.seed_from_rng(data_rng), num_batches)
+                                         input_pipeline.seed_from_rng(data_rng), num_batches,
+                                         place=jax_sharding_utils.place_batch)
     return input_pipeline.eval_batches(arrays, global_batch_size)
 
   # ----- Evaluation. -----
@@ -96,7 +97,9 @@ class InMemoryWorkload(spec.Workload):
     if key not in self._eval_cache:  # Padded device batches, built once per split.
       arrays = self._arrays(split, data_dir)
       arrays = {k: arrays[k] for k in self.eval_features}
-      self._eval_cache[key] = [jax.device_put(b) for b in input_pipeline.eval_batches(
+      place = (jax_sharding_utils.shard_along_batch_dim if jax.device_count() > 1
+               else jax.device_put)
+      self._eval_cache[key] = [place(b) for b in input_pipeline.eval_batches(
           arrays, self.eval_batch_size, num_examples)]
     outputs = [self._jitted_eval_batch(params, model_state, b) for b in self._eval_cache[key]]
     return self._metrics(jax.device_get(outputs))

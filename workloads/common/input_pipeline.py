@@ -8,7 +8,7 @@ real examples so padding never counts.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional
+from typing import Callable, Dict, Iterator, Optional
 
 import numpy as np
 
@@ -35,11 +35,14 @@ class TrainBatches:
     batch_size: examples per batch.
     seed: seeds the epoch permutations.
     num_batches: stop after this many batches (None: never stop).
+    place: applied to each batch before it is returned (e.g. sharding it over devices).
   """
 
   def __init__(self, arrays: Batch, batch_size: int, seed: int,
-               num_batches: Optional[int] = None) -> None:
+               num_batches: Optional[int] = None,
+               place: Optional[Callable[[Batch], Batch]] = None) -> None:
     self.arrays = arrays
+    self.place = place
     self.n = len(next(iter(arrays.values())))
     if batch_size > self.n:
       raise ValueError(f'batch size {batch_size} exceeds the {self.n} training examples')
@@ -72,7 +75,7 @@ class TrainBatches:
     batch = {k: v[index] for k, v in self.arrays.items()}
     batch['weights'] = self._weights
     self.produced += 1
-    return batch
+    return self.place(batch) if self.place else batch
 
 
 def eval_batches(arrays: Batch, batch_size: int,
