@@ -17,14 +17,15 @@ While the context is open, os.environ['SLURM_CONF'] points at the generated slur
 sbatch/squeue/sacct/scancel (and submitit, which calls them) talk to the test cluster; jobs see
 SLURM_CONF too (slurmd sets it). Subprocesses started with a scrubbed environment must be given
 SLURM_CONF explicitly: nothing is written to /etc/slurm. Only one such cluster can run per
-machine (it uses the default ports 6817/6818); starting it stops an earlier one in the same
-state dir. Installing Slurm (first start on a fresh machine) needs root and apt-get.
+machine (it uses the default ports 6817/6818...): running_cluster() holds IN_USE_LOCK while
+it runs, so a second test session on the machine waits for the first. Installing Slurm (first
+start on a fresh machine) needs root and apt-get.
 
 Without accounting (the default) sacct fails ("Slurm accounting storage is disabled"), so
 submitit's job.state stays UNKNOWN and job.done()/job.wait()/job.result() only notice a job that
 wrote its result: a job cancelled or timed out by Slurm looks pending forever. Pass
-accounting=True (or set SLURM_TEST_ACCOUNTING=1) for a private MariaDB + slurmdbd (~+4 s per
-start, ~+8 s of apt-get on a fresh machine) when a test needs sacct.
+accounting=True (or set SLURM_TEST_ACCOUNTING=1) for a private MariaDB + slurmdbd (a few
+seconds more per start, and slurmdbd + MariaDB packages to install) when a test needs sacct.
 """
 
 import contextlib

@@ -70,8 +70,8 @@ def test_submitit_job(slurm_cluster, tmp_path):
   executor.update_parameters(slurm_partition=slurm_cluster['partition'], timeout_min=2,
                              cpus_per_task=1)
   job = executor.submit(probe, 21)
-  # job.result() alone would wait forever if the job died without a result: sacct is disabled
-  # (no accounting storage), so submitit cannot tell that the job ended.
+  # job.result() alone would wait forever if the job died without a result: on the plain
+  # cluster sacct is disabled, so submitit cannot tell that the job ended.
   deadline = time.monotonic() + JOB_TIMEOUT_S
   while not job.paths.result_pickle.exists():
     if time.monotonic() > deadline:
