@@ -7,6 +7,7 @@ hand-computed cases, and NAdamW reaching the proposed targets (slow).
 
 import dataclasses
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,7 @@ from workloads.common import average_precision, losses, tfds_data
 from workloads.criteo_synth import dataset as criteo_data
 from workloads.ogbg_motifs import dataset as motif_data
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = {'ogbg_motifs_gelu': 'ogbg_motifs', 'criteo_synth_layernorm': 'criteo_synth'}
 
 # The NAdamW configurations tuned for these workloads and the targets they reach
@@ -228,7 +230,8 @@ def test_nadamw_reaches_the_proposed_target(make_workload, data_dir, name):
       workload.constants, validation_target_value=target, step_hint=step_hint,
       eval_period_time_sec=1.0)
   hparams = search_space.make_hyperparameters(GOOD_NADAMW[BASE.get(name, name)])
-  nadamw = submission.load_submission('submissions/nadamw/submission.py')
+  nadamw = submission.load_submission(
+      os.path.join(REPO, 'submissions', 'nadamw', 'submission.py'))
   result = runner.train_once(workload, nadamw, hparams, rng_seed=1, log_dir=None,
                              config=runner.RunConfig(data_dir=data_dir, max_runtime_sec=budget,
                                                      save_checkpoints=False))

@@ -9,6 +9,7 @@ to the shared experiment directory, so the tree is the same as a local run.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from typing import Optional, Sequence
 
@@ -49,8 +50,11 @@ class SlurmExecutor:
     try:
       while pending:
         time.sleep(self.poll_seconds)
+        queued = _queued_job_ids()
         for job, task in list(pending):
-          if not task.done():
+          # Without Slurm accounting submitit cannot see a task that Slurm cancelled or
+          # timed out; a task that has left the queue without a result has ended too.
+          if not task.done() and (queued is None or task.job_id in queued):
             continue
           pending.remove((job, task))
           summary = trial_logs.read_summary(job.trial.log_dir)
@@ -66,3 +70,13 @@ class SlurmExecutor:
       for _, task in pending:
         task.cancel(check=False)
       raise
+
+
+def _queued_job_ids() -> Optional[set]:
+  """Ids (``123_4`` for array tasks) of this user's jobs in the queue; None if unknown."""
+  try:
+    out = subprocess.run(['squeue', '--noheader', '--me', '--array', '--format=%i'],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return {line.strip() for line in out.splitlines() if line.strip()}

@@ -1,0 +1,1 @@
+"""LibriSpeech-like CTC workload (CPU suite): transcribe sequences of MNIST-1D digits."""
