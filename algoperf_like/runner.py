@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from algoperf_like import environment, jax_sharding_utils, spec, trial_logs
 from algoperf_like.checkpoints import TrialCheckpointer
@@ -127,7 +128,12 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
     os.makedirs(log_dir, exist_ok=True)
   key = jax.random.PRNGKey(rng_seed)
   data_key, init_key, opt_key, loop_key = jax.random.split(key, 4)
-  input_queue = workload._build_input_queue(data_key, 'train', config.data_dir, batch_size)
+  queue_batch_size = batch_size
+  if submission.get_candidate_batch_size is not None:  # Selection from larger candidates.
+    queue_batch_size = checked_batch_size(submission, workload.workload_name,
+                                          jax.device_count(), 'get_candidate_batch_size')
+  input_queue = workload._build_input_queue(data_key, 'train', config.data_dir,
+                                            queue_batch_size)
   params, model_state = workload.init_model_fn(init_key)
   if jax.device_count() > 1:  # Data parallel: every device holds the whole model.
     params, model_state = jax_sharding_utils.replicate((params, model_state))
@@ -196,6 +202,9 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
       ds_key, update_key, prep_key, eval_key = step_keys.at(global_step)
       batch = submission.data_selection(workload, input_queue, optimizer_state, params,
                                         model_state, hyperparameters, global_step, ds_key)
+      weights = batch.get('weights') if isinstance(batch, dict) else None
+      if weights is not None and len(weights) < batch_size:  # A smaller selection: pad.
+        batch = pad_batch(batch, batch_size)
       try:
         optimizer_state, params, model_state = submission.update_params(
             workload, params, workload.model_params_types, model_state, hyperparameters,
@@ -309,6 +318,18 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
     if log_dir and status != 'interrupted':
       trial_logs.write_json(os.path.join(log_dir, trial_logs.SUMMARY_FILE), trial.summary())
   return trial
+
+
+def pad_batch(batch: Dict[str, Any], size: int) -> Dict[str, Any]:
+  """Zero-pad every array of ``batch`` along axis 0 to ``size``; padding has weight 0.
+
+  A selection method may train on fewer examples than ``get_batch_size``; a
+  fixed shape keeps the submission's jitted step from recompiling.
+  """
+  def pad(x):
+    x = np.asarray(x)
+    return np.concatenate([x, np.zeros((size - len(x),) + x.shape[1:], x.dtype)])
+  return {k: pad(v) for k, v in batch.items()}
 
 
 class NonFiniteError(FloatingPointError):

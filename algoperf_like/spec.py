@@ -317,6 +317,8 @@ SUBMISSION_SIGNATURES: Dict[str, Tuple[str, ...]] = {
     'data_selection': ('workload', 'input_queue', 'optimizer_state',
                        'current_param_container', 'model_state',
                        'hyperparameters', 'global_step', 'rng'),
+    # Optional, this project's addition for data selection (see the README).
+    'get_candidate_batch_size': ('workload_name',),
 }
 REQUIRED_SUBMISSION_FUNCTIONS = ('get_batch_size', 'init_optimizer_state',
                                  'update_params', 'data_selection')

@@ -29,6 +29,9 @@ class Submission:
   prepare_for_eval: Optional[Callable]
   data_selection: Callable
   update_params_takes_train_state: bool
+  # Optional: the size of the batches the input queue yields, for selection methods
+  # that choose the training batch from a larger candidate batch.
+  get_candidate_batch_size: Optional[Callable] = None
 
 
 def _check_signature(path: str, name: str, fn: Callable) -> bool:
@@ -98,23 +101,28 @@ def load_submission(path: str) -> Submission:
       accepts_optional = _check_signature(path, name, fn)
       if name == 'update_params':
         takes_train_state = accepts_optional
+  candidate = getattr(module, 'get_candidate_batch_size', None)
+  if candidate is not None:
+    _check_signature(path, 'get_candidate_batch_size', candidate)
   return Submission(path=os.path.abspath(path), module=module,
                     prepare_for_eval=prepare,
-                    update_params_takes_train_state=takes_train_state, **functions)
+                    update_params_takes_train_state=takes_train_state,
+                    get_candidate_batch_size=candidate, **functions)
 
 
 def checked_batch_size(submission: Submission, workload_name: str,
-                       device_count: int = 1) -> int:
-  """``get_batch_size(workload_name)``, checked: a positive int divisible by the devices."""
+                       device_count: int = 1, function: str = 'get_batch_size') -> int:
+  """``get_batch_size(workload_name)`` (or ``function``), checked: a positive int
+  divisible by the number of devices."""
   try:
-    size = submission.get_batch_size(workload_name)
+    size = getattr(submission, function)(workload_name)
   except Exception as e:
-    raise SubmissionError(f'{submission.path}: get_batch_size({workload_name!r}) '
+    raise SubmissionError(f'{submission.path}: {function}({workload_name!r}) '
                           f'raised {type(e).__name__}: {e}') from None
   if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-    raise SubmissionError(f'{submission.path}: get_batch_size({workload_name!r}) returned '
+    raise SubmissionError(f'{submission.path}: {function}({workload_name!r}) returned '
                           f'{size!r}; expected a positive integer')
   if size % device_count:
-    raise SubmissionError(f'{submission.path}: get_batch_size({workload_name!r}) returned '
+    raise SubmissionError(f'{submission.path}: {function}({workload_name!r}) returned '
                           f'{size}, not divisible by the {device_count} devices')
   return size

@@ -158,3 +158,30 @@ def test_ctrl_c_leaves_the_trial_unfinished_and_resumable(tmp_path):
   with open(tmp_path / 'eval_measurements.csv') as f:
     assert [r['global_step'] for r in csv.DictReader(f)] == ['5', '10']
   assert json.loads((tmp_path / 'checkpoints' / 'checkpoint.json').read_text())['global_step'] == 10
+
+
+def test_selection_from_candidates_is_padded_to_the_batch_size():
+  import numpy as np
+  from tests.quadratic import QuadraticWorkload
+  from algoperf_like.submission import Submission
+  seen = {'candidates': set(), 'batches': set(), 'weights': set()}
+
+  def data_selection(workload, input_queue, *args):
+    candidates = next(input_queue)
+    seen['candidates'].add(len(candidates['inputs']))
+    return {k: v[:10] for k, v in candidates.items()}  # Keep 10 of 64.
+
+  def update_params(workload, params, *args, train_state=None):
+    batch = args[3]
+    seen['batches'].add(len(batch['inputs']))
+    seen['weights'].add(float(np.sum(batch['weights'])))
+    return args[5], params, args[1]
+
+  sub = Submission(path='<select>', module=None, get_batch_size=lambda name: 16,
+                   init_optimizer_state=lambda *a: {}, update_params=update_params,
+                   prepare_for_eval=None, data_selection=data_selection,
+                   update_params_takes_train_state=True,
+                   get_candidate_batch_size=lambda name: 64)
+  runner.train_once(QuadraticWorkload(), sub, None, 0, None,
+                    runner.RunConfig(max_global_steps=5, eval_every_steps=5))
+  assert seen == {'candidates': {64}, 'batches': {16}, 'weights': {10.0}}

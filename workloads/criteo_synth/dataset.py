@@ -1,4 +1,4 @@
-"""Synthetic click logs from a known logistic model, as a TFDS builder.
+r"""Synthetic click logs from a known logistic model, as a TFDS builder.
 
 Like Criteo 1TB: each example has ``NUM_DENSE`` count features (stored as
 ``log(1 + count)``, the usual DLRM preprocessing) and ``NUM_CATEGORICAL``
