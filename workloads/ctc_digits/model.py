@@ -27,7 +27,7 @@ class CtcDigitsModel(nn.Module):
     activation: a ``flax.linen`` activation name.
   """
   num_classes: int = 11
-  channels: Tuple[int, int] = (16, 32)
+  channels: Tuple[int, int] = (32, 64)
   hidden: int = 32
   activation: str = 'relu'
 

@@ -37,7 +37,7 @@ class CtcDigitsWorkload(InMemoryWorkload):
 
   name = 'ctc_digits'
   activation = 'relu'
-  channels = (16, 32)
+  channels = (32, 64)
   hidden = 32
   builder_cls = dataset.CtcDigits
   eval_features = ('inputs', 'input_paddings', 'targets')
