@@ -18,7 +18,7 @@ from algoperf_like import spec
 
 # Global batch sizes per workload (AlgoPerf's baseline values for its workloads).
 BATCH_SIZES = {
-    'mnist1d': 128,
+    'mnist1d': 128, 'scan_transformer': 64, 'scan_transformer_post_ln': 64,
     'criteo1tb': 262_144, 'fastmri': 32, 'imagenet_resnet': 1024,
     'imagenet_vit': 1024, 'librispeech_conformer': 256,
     'librispeech_deepspeech': 256, 'ogbg': 512, 'wmt': 128, 'finewebedu_lm': 64,

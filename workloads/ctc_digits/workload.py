@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Optional
 
 import jax.numpy as jnp
-import numpy as np
 
 from algoperf_like import spec
 from workloads.common import losses, metrics, params as param_utils

@@ -113,9 +113,9 @@ class Seq2SeqTransformer(nn.Module):
   vocab_size: int
   d_model: int = 64
   num_heads: int = 4
-  mlp_dim: int = 256
-  num_encoder_layers: int = 2
-  num_decoder_layers: int = 2
+  mlp_dim: int = 128
+  num_encoder_layers: int = 1
+  num_decoder_layers: int = 1
   activation: str = 'relu'
   post_layer_norm: bool = False
   dropout_rate: float = 0.0
