@@ -16,7 +16,6 @@ import sys
 import threading
 from typing import Any, Dict, Optional, Sequence, TextIO
 
-from algoperf_like import trial_logs
 from algoperf_like.trial_plan import TrialSpec
 
 

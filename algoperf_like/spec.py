@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 
 class LossType(enum.Enum):

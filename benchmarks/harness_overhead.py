@@ -25,7 +25,6 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
 import jax
-import numpy as np
 import optax
 
 from algoperf_like import runner, search_space, submission as submission_lib

@@ -8,7 +8,7 @@ jitted once per (workload, optimizer) and reused on every step.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp

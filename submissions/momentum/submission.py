@@ -13,7 +13,7 @@ optional ``label_smoothing``, ``grad_clip``, ``dropout_rate``.
 """
 
 from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params  # noqa: F401 (the API functions)
 
 NESTEROV = False
 

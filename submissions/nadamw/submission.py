@@ -20,7 +20,7 @@ Hyperparameters: ``learning_rate`` (:math:`\eta`), ``one_minus_beta1``, ``beta2`
 import optax
 
 from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params  # noqa: F401 (the API functions)
 
 
 def make_optimizer(step_hint, hyperparameters):

@@ -8,7 +8,7 @@ import collections
 
 from submissions.nadamw.submission import make_optimizer
 from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval
+from submissions.shared import data_selection, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 
 _Hyperparameters = collections.namedtuple(
     '_Hyperparameters', ['learning_rate', 'one_minus_beta1', 'beta2',

@@ -11,7 +11,7 @@ Hyperparameters: as the ``momentum`` baseline.
 """
 
 from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params  # noqa: F401 (the API functions)
 
 NESTEROV = True
 

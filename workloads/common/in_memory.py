@@ -21,7 +21,7 @@ import numpy as np
 
 from algoperf_like import jax_sharding_utils, spec
 from workloads import targets
-from workloads.common import input_pipeline, tfds_data
+from workloads.common import input_pipeline, params as param_utils, tfds_data
 
 _SPLIT_OF = {'train': 'train', 'eval_train': 'train', 'validation': 'validation',
              'test': 'test'}
@@ -54,6 +54,15 @@ class InMemoryWorkload(spec.Workload):
 
   builder_cls: Type  # A tfds.core.GeneratorBasedBuilder.
   eval_features = ('inputs', 'targets')  # Features the evaluation batches keep.
+  output_param_key: str  # Top-level parameter key of the output layer.
+
+  def is_output_params(self, param_key: spec.ParameterKey) -> bool:
+    return param_key == self.output_param_key
+
+  def _set_param_info(self, params) -> None:
+    """Record ``param_shapes`` and ``model_params_types`` (call from ``init_model_fn``)."""
+    self._param_shapes = param_utils.param_shapes(params)
+    self._param_types = param_utils.param_types(params)
 
   def __init__(self, data_dir: Optional[str] = None) -> None:
     super().__init__()

@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
+from workloads.common.array_builder import ArrayBuilder
+
 SEED = 0
 SPLIT_SIZES = {'train': 40_000, 'validation': 5_000, 'test': 5_000}
 NUM_DENSE = 8
@@ -95,7 +97,7 @@ def bayes_log_loss(probability: np.ndarray, clicks: np.ndarray) -> float:
   return float(-np.mean(clicks * np.log(p) + (1 - clicks) * np.log(1 - p)))
 
 
-class CriteoSynth(tfds.core.GeneratorBasedBuilder):
+class CriteoSynth(ArrayBuilder):
   """Synthetic click logs: 8 dense and 6 categorical features, binary clicks."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -107,25 +109,13 @@ class CriteoSynth(tfds.core.GeneratorBasedBuilder):
       'test': '06642d6d2f38115bc3448201ba688148dabff958f37dac7e556adf34f4604ce4',
   }
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            'inputs': tfds.features.Tensor(shape=(NUM_DENSE,), dtype=np.float32),
-            'categorical': tfds.features.Tensor(shape=(NUM_CATEGORICAL,), dtype=np.int32),
-            'targets': tfds.features.Tensor(shape=(), dtype=np.float32),
-            'click_probability': tfds.features.Tensor(shape=(), dtype=np.float32),
-            'example_id': np.int64,
-        }),
-        supervised_keys=('inputs', 'targets'),
-    )
+  def features(self):
+    return {
+        'inputs': tfds.features.Tensor(shape=(NUM_DENSE,), dtype=np.float32),
+        'categorical': tfds.features.Tensor(shape=(NUM_CATEGORICAL,), dtype=np.int32),
+        'targets': tfds.features.Tensor(shape=(), dtype=np.float32),
+        'click_probability': tfds.features.Tensor(shape=(), dtype=np.float32),
+    }
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing to download.
-    return {name: self._generate_examples(arrays)
-            for name, arrays in generate_arrays().items()}
-
-  def _generate_examples(self, arrays):
-    for i in range(len(arrays['targets'])):
-      example = {k: v[i] for k, v in arrays.items()}
-      example['example_id'] = i
-      yield i, example
+  def generate(self):
+    return generate_arrays()

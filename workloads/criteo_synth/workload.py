@@ -14,7 +14,7 @@ from typing import Optional
 import jax.numpy as jnp
 
 from algoperf_like import spec
-from workloads.common import losses, params as param_utils
+from workloads.common import losses
 from workloads.common.in_memory import InMemoryWorkload, make_constants, sum_outputs
 from workloads.criteo_synth import dataset
 from workloads.criteo_synth.model import SmallDlrm
@@ -27,6 +27,8 @@ class CriteoSynthWorkload(InMemoryWorkload):
   layer_norm = False
   embed_dim = 8
   builder_cls = dataset.CriteoSynth
+  loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY
+  output_param_key = 'Dense_out'
   eval_features = ('inputs', 'categorical', 'targets')
 
   def __init__(self, data_dir: Optional[str] = None) -> None:
@@ -35,19 +37,11 @@ class CriteoSynthWorkload(InMemoryWorkload):
     self._model = SmallDlrm(vocab_sizes=dataset.VOCAB_SIZES, embed_dim=self.embed_dim,
                             layer_norm=self.layer_norm)
 
-  @property
-  def loss_type(self) -> spec.LossType:
-    return spec.LossType.SIGMOID_CROSS_ENTROPY
-
-  def is_output_params(self, param_key: spec.ParameterKey) -> bool:
-    return param_key == 'Dense_out'
-
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # The model has no dropout.
     params = self._model.init(rng, jnp.zeros((1, dataset.NUM_DENSE), jnp.float32),
                               jnp.zeros((1, dataset.NUM_CATEGORICAL), jnp.int32))['params']
-    self._param_shapes = param_utils.param_shapes(params)
-    self._param_types = param_utils.param_types(params)
+    self._set_param_info(params)
     return params, None
 
   def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,

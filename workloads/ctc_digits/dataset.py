@@ -21,6 +21,8 @@ from typing import Dict
 import numpy as np
 import tensorflow_datasets as tfds
 
+from workloads.common.array_builder import ArrayBuilder
+
 from workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
 
 SEED = 2
@@ -60,7 +62,7 @@ def generate_arrays(seed: int = SEED) -> Dict[str, Dict[str, np.ndarray]]:
   return splits
 
 
-class CtcDigits(tfds.core.GeneratorBasedBuilder):
+class CtcDigits(ArrayBuilder):
   """2-4 concatenated MNIST-1D digit signals and their digit sequence."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -73,23 +75,14 @@ class CtcDigits(tfds.core.GeneratorBasedBuilder):
       'test': '10dc6b859604f5f7c6b956044940cba1da2c9b9ea26b790a974784e1c123c3bc',
   }
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            'inputs': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
-            'input_paddings': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
-            'targets': tfds.features.Tensor(shape=(MAX_DIGITS,), dtype=np.int64),
-            'example_id': np.int64,
-        }),
-        supervised_keys=('inputs', 'targets'),
-        homepage='https://github.com/greydanus/mnist1d',
-    )
+  HOMEPAGE = 'https://github.com/greydanus/mnist1d'
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing to download.
-    return {name: self._generate_examples(arrays)
-            for name, arrays in generate_arrays().items()}
+  def features(self):
+    return {
+        'inputs': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
+        'input_paddings': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
+        'targets': tfds.features.Tensor(shape=(MAX_DIGITS,), dtype=np.int64),
+    }
 
-  def _generate_examples(self, arrays):
-    for i in range(len(arrays['inputs'])):
-      yield i, {**{k: v[i] for k, v in arrays.items()}, 'example_id': i}
+  def generate(self):
+    return generate_arrays()

@@ -16,7 +16,7 @@ from typing import Optional
 import jax.numpy as jnp
 
 from algoperf_like import spec
-from workloads.common import losses, metrics, params as param_utils
+from workloads.common import losses, metrics
 from workloads.common.in_memory import InMemoryWorkload, make_constants
 from workloads.ctc_digits import dataset
 from workloads.ctc_digits.model import CtcDigitsModel
@@ -39,6 +39,8 @@ class CtcDigitsWorkload(InMemoryWorkload):
   channels = (32, 64)
   hidden = 32
   builder_cls = dataset.CtcDigits
+  loss_type = spec.LossType.CTC_LOSS
+  output_param_key = 'Dense_out'
   eval_features = ('inputs', 'input_paddings', 'targets')
 
   def __init__(self, data_dir: Optional[str] = None) -> None:
@@ -48,19 +50,11 @@ class CtcDigitsWorkload(InMemoryWorkload):
                                  channels=self.channels, hidden=self.hidden,
                                  activation=self.activation)
 
-  @property
-  def loss_type(self) -> spec.LossType:
-    return spec.LossType.CTC_LOSS
-
-  def is_output_params(self, param_key: spec.ParameterKey) -> bool:
-    return param_key == 'Dense_out'
-
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # Dropout comes through model_fn.
     dummy = jnp.zeros((1, dataset.SEQUENCE_LENGTH), jnp.float32)
     params = self._model.init(rng, dummy, dummy)['params']
-    self._param_shapes = param_utils.param_shapes(params)
-    self._param_types = param_utils.param_types(params)
+    self._set_param_info(params)
     return params, None
 
   def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,

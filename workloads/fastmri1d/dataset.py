@@ -22,6 +22,8 @@ from typing import Dict
 import numpy as np
 import tensorflow_datasets as tfds
 
+from workloads.common.array_builder import ArrayBuilder
+
 from workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
 
 SEED = 1
@@ -49,7 +51,7 @@ def generate_arrays(seed: int = SEED) -> Dict[str, Dict[str, np.ndarray]]:
   return splits
 
 
-class Fastmri1d(tfds.core.GeneratorBasedBuilder):
+class Fastmri1d(ArrayBuilder):
   """Undersampled-and-noisy 40-sample MNIST-1D signals and their clean originals."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -62,23 +64,12 @@ class Fastmri1d(tfds.core.GeneratorBasedBuilder):
       'test': 'ee10e0596e46854dac1b2a50aa7484ad0fb209965bc0ab415e2213cc0d2f02f0',
   }
 
-  def _info(self) -> tfds.core.DatasetInfo:
+  HOMEPAGE = 'https://github.com/greydanus/mnist1d'
+
+  def features(self):
     signal = tfds.features.Tensor(shape=(SIGNAL_LENGTH,), dtype=np.float32)
-    return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            'inputs': signal, 'targets': signal,
-            'data_range': tfds.features.Scalar(dtype=np.float32),
-            'example_id': np.int64,
-        }),
-        supervised_keys=('inputs', 'targets'),
-        homepage='https://github.com/greydanus/mnist1d',
-    )
+    return {'inputs': signal, 'targets': signal,
+            'data_range': tfds.features.Scalar(dtype=np.float32)}
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing to download.
-    return {name: self._generate_examples(arrays)
-            for name, arrays in generate_arrays().items()}
-
-  def _generate_examples(self, arrays):
-    for i in range(len(arrays['inputs'])):
-      yield i, {**{k: v[i] for k, v in arrays.items()}, 'example_id': i}
+  def generate(self):
+    return generate_arrays()

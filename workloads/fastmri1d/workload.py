@@ -12,7 +12,7 @@ from typing import Optional
 import jax.numpy as jnp
 
 from algoperf_like import spec
-from workloads.common import losses, metrics, params as param_utils
+from workloads.common import losses, metrics
 from workloads.common.in_memory import InMemoryWorkload, make_constants, sum_outputs
 from workloads.fastmri1d import dataset
 from workloads.fastmri1d.model import UNet1D
@@ -24,6 +24,8 @@ class Fastmri1dWorkload(InMemoryWorkload):
   name = 'fastmri1d'
   activation = 'leaky_relu'
   builder_cls = dataset.Fastmri1d
+  loss_type = spec.LossType.MEAN_ABSOLUTE_ERROR
+  output_param_key = 'Conv_out'
   eval_features = ('inputs', 'targets', 'data_range')
 
   def __init__(self, data_dir: Optional[str] = None) -> None:
@@ -31,19 +33,11 @@ class Fastmri1dWorkload(InMemoryWorkload):
     self.constants = make_constants(self.name, dataset.SPLIT_SIZES, eval_batch_size=1000)
     self._model = UNet1D(activation=self.activation)
 
-  @property
-  def loss_type(self) -> spec.LossType:
-    return spec.LossType.MEAN_ABSOLUTE_ERROR
-
-  def is_output_params(self, param_key: spec.ParameterKey) -> bool:
-    return param_key == 'Conv_out'
-
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # Dropout comes through model_fn.
     dummy = jnp.zeros((1, dataset.SIGNAL_LENGTH), jnp.float32)
     params = self._model.init(rng, dummy)['params']
-    self._param_shapes = param_utils.param_shapes(params)
-    self._param_types = param_utils.param_types(params)
+    self._set_param_info(params)
     return params, None
 
   def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,

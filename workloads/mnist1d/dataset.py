@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
+from workloads.common.array_builder import ArrayBuilder
+
 SEED = 0
 SPLIT_SIZES = {'train': 10_000, 'validation': 2_000, 'test': 2_000}
 SEQUENCE_LENGTH = 40
@@ -39,7 +41,7 @@ def generate_arrays(seed: int = SEED) -> dict:
   return splits
 
 
-class Mnist1d(tfds.core.GeneratorBasedBuilder):
+class Mnist1d(ArrayBuilder):
   """MNIST-1D: 40-sample 1-D signals of ten digit classes."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -51,22 +53,13 @@ class Mnist1d(tfds.core.GeneratorBasedBuilder):
       'test': 'fa1a9554c692925b881acf9389ca5058e7a2397d652420862749a5b243704a9d',
   }
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            'inputs': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
-            'targets': tfds.features.ClassLabel(num_classes=NUM_CLASSES),
-            'example_id': np.int64,
-        }),
-        supervised_keys=('inputs', 'targets'),
-        homepage='https://github.com/greydanus/mnist1d',
-    )
+  HOMEPAGE = 'https://github.com/greydanus/mnist1d'
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing to download.
-    splits = generate_arrays()
-    return {name: self._generate_examples(*arrays) for name, arrays in splits.items()}
+  def features(self):
+    return {
+        'inputs': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
+        'targets': tfds.features.ClassLabel(num_classes=NUM_CLASSES),
+    }
 
-  def _generate_examples(self, inputs, labels):
-    for i, (x, y) in enumerate(zip(inputs, labels)):
-      yield i, {'inputs': x, 'targets': int(y), 'example_id': i}
+  def generate(self):
+    return {split: {'inputs': x, 'targets': y} for split, (x, y) in generate_arrays().items()}

@@ -11,7 +11,7 @@ from typing import Optional
 import jax.numpy as jnp
 
 from algoperf_like import spec
-from workloads.common import losses, params as param_utils
+from workloads.common import losses
 from workloads.common.in_memory import InMemoryWorkload, make_constants, sum_outputs
 from workloads.mnist1d import dataset
 from workloads.mnist1d.model import Conv1DNet
@@ -23,25 +23,19 @@ class Mnist1dWorkload(InMemoryWorkload):
   name = 'mnist1d'
   activation = 'relu'
   builder_cls = dataset.Mnist1d
+  loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
+  output_param_key = 'Dense_out'
 
   def __init__(self, data_dir: Optional[str] = None) -> None:
     super().__init__(data_dir)
     self.constants = make_constants(self.name, dataset.SPLIT_SIZES, eval_batch_size=2000)
     self._model = Conv1DNet(num_classes=dataset.NUM_CLASSES, activation=self.activation)
 
-  @property
-  def loss_type(self) -> spec.LossType:
-    return spec.LossType.SOFTMAX_CROSS_ENTROPY
-
-  def is_output_params(self, param_key: spec.ParameterKey) -> bool:
-    return param_key == 'Dense_out'
-
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # The model has no dropout.
     dummy = jnp.zeros((1, dataset.SEQUENCE_LENGTH), jnp.float32)
     params = self._model.init(rng, dummy)['params']
-    self._param_shapes = param_utils.param_shapes(params)
-    self._param_types = param_utils.param_types(params)
+    self._set_param_info(params)
     return params, None
 
   def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
+from workloads.common.array_builder import ArrayBuilder
+
 SEED = 0
 SPLIT_SIZES = {'train': 10_000, 'validation': 2_000, 'test': 2_000}
 MIN_NODES, MAX_NODES = 8, 16
@@ -113,7 +115,7 @@ def generate_arrays(seed: int = SEED) -> dict:
   return {split: generate_graphs(size, rng) for split, size in SPLIT_SIZES.items()}
 
 
-class OgbgMotifs(tfds.core.GeneratorBasedBuilder):
+class OgbgMotifs(ArrayBuilder):
   """Random graphs with multi-label motif targets (an OGB-molpcba stand-in)."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -125,25 +127,13 @@ class OgbgMotifs(tfds.core.GeneratorBasedBuilder):
       'test': 'efd4a4a523995bbc6bee3860db9b260951663b21bfcf52d7f0e0cca664acad78',
   }
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            'inputs': tfds.features.Tensor(shape=(MAX_NODES, NUM_FEATURES), dtype=np.float32),
-            'adjacency': tfds.features.Tensor(shape=(MAX_NODES, MAX_NODES), dtype=np.uint8),
-            'node_mask': tfds.features.Tensor(shape=(MAX_NODES,), dtype=np.float32),
-            'targets': tfds.features.Tensor(shape=(NUM_LABELS,), dtype=np.float32),
-            'example_id': np.int64,
-        }),
-        supervised_keys=('inputs', 'targets'),
-    )
+  def features(self):
+    return {
+        'inputs': tfds.features.Tensor(shape=(MAX_NODES, NUM_FEATURES), dtype=np.float32),
+        'adjacency': tfds.features.Tensor(shape=(MAX_NODES, MAX_NODES), dtype=np.uint8),
+        'node_mask': tfds.features.Tensor(shape=(MAX_NODES,), dtype=np.float32),
+        'targets': tfds.features.Tensor(shape=(NUM_LABELS,), dtype=np.float32),
+    }
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing to download.
-    return {name: self._generate_examples(arrays)
-            for name, arrays in generate_arrays().items()}
-
-  def _generate_examples(self, arrays):
-    for i in range(len(arrays['targets'])):
-      example = {k: v[i] for k, v in arrays.items()}
-      example['example_id'] = i
-      yield i, example
+  def generate(self):
+    return generate_arrays()

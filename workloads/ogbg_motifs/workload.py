@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_like import spec
-from workloads.common import average_precision, losses, params as param_utils
+from workloads.common import average_precision, losses
 from workloads.common.in_memory import InMemoryWorkload, make_constants
 from workloads.ogbg_motifs import dataset
 from workloads.ogbg_motifs.model import DenseGraphNet
@@ -28,6 +28,8 @@ class OgbgMotifsWorkload(InMemoryWorkload):
   name = 'ogbg_motifs'
   activation = 'relu'
   builder_cls = dataset.OgbgMotifs
+  loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY
+  output_param_key = 'Dense_out'
   eval_features = ('inputs', 'adjacency', 'node_mask', 'targets')
 
   def __init__(self, data_dir: Optional[str] = None) -> None:
@@ -35,20 +37,12 @@ class OgbgMotifsWorkload(InMemoryWorkload):
     self.constants = make_constants(self.name, dataset.SPLIT_SIZES, eval_batch_size=1000)
     self._model = DenseGraphNet(num_labels=dataset.NUM_LABELS, activation=self.activation)
 
-  @property
-  def loss_type(self) -> spec.LossType:
-    return spec.LossType.SIGMOID_CROSS_ENTROPY
-
-  def is_output_params(self, param_key: spec.ParameterKey) -> bool:
-    return param_key == 'Dense_out'
-
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # The model has no dropout.
     n = dataset.MAX_NODES
     params = self._model.init(rng, jnp.zeros((1, n, dataset.NUM_FEATURES)),
                               jnp.zeros((1, n, n)), jnp.ones((1, n)))['params']
-    self._param_shapes = param_utils.param_shapes(params)
-    self._param_types = param_utils.param_types(params)
+    self._set_param_info(params)
     return params, None
 
   def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,

@@ -35,6 +35,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 import tensorflow_datasets as tfds
 
+from workloads.common.array_builder import ArrayBuilder
+
 SEED = 0
 MAX_ACTIONS = 16
 INPUT_LENGTH = 9  # The longest command: "jump around left thrice and run opposite right twice".
@@ -114,7 +116,7 @@ def generate_arrays(seed: int = SEED) -> Dict[str, Dict[str, np.ndarray]]:
   return splits
 
 
-class ScanCommands(tfds.core.GeneratorBasedBuilder):
+class ScanCommands(ArrayBuilder):
   """SCAN-style commands (inputs) and their action sequences (targets)."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -126,22 +128,13 @@ class ScanCommands(tfds.core.GeneratorBasedBuilder):
       'test': '409841d7082bc93d2820b338ec21b3a4ee5ed8f529855cf3622173d20b44b526',
   }
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            'inputs': tfds.features.Tensor(shape=(INPUT_LENGTH,), dtype=np.int32),
-            'targets': tfds.features.Tensor(shape=(TARGET_LENGTH,), dtype=np.int32),
-            'example_id': np.int64,
-        }),
-        supervised_keys=('inputs', 'targets'),
-        homepage='https://github.com/brendenlake/SCAN',
-    )
+  HOMEPAGE = 'https://github.com/brendenlake/SCAN'
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing to download.
-    return {name: self._generate_examples(arrays)
-            for name, arrays in generate_arrays().items()}
+  def features(self):
+    return {
+        'inputs': tfds.features.Tensor(shape=(INPUT_LENGTH,), dtype=np.int32),
+        'targets': tfds.features.Tensor(shape=(TARGET_LENGTH,), dtype=np.int32),
+    }
 
-  def _generate_examples(self, arrays):
-    for i, (x, y) in enumerate(zip(arrays['inputs'], arrays['targets'])):
-      yield i, {'inputs': x, 'targets': y, 'example_id': i}
+  def generate(self):
+    return generate_arrays()

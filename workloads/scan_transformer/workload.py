@@ -106,6 +106,8 @@ class ScanTransformerWorkload(InMemoryWorkload):
 
   name = 'scan_transformer'
   builder_cls = dataset.ScanCommands
+  loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
+  output_param_key = 'output'
   post_layer_norm = False
   model_kwargs = dict(d_model=64, num_heads=4, mlp_dim=128, num_encoder_layers=1,
                       num_decoder_layers=1, activation='relu')
@@ -119,13 +121,6 @@ class ScanTransformerWorkload(InMemoryWorkload):
     rate = self._dropout_rate if dropout_rate is None else dropout_rate
     return Seq2SeqTransformer(vocab_size=dataset.VOCAB_SIZE, post_layer_norm=self.post_layer_norm,
                               dropout_rate=rate, pad_id=dataset.PAD, **self.model_kwargs)
-
-  @property
-  def loss_type(self) -> spec.LossType:
-    return spec.LossType.SOFTMAX_CROSS_ENTROPY
-
-  def is_output_params(self, param_key: spec.ParameterKey) -> bool:
-    return param_key == 'output'
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del aux_dropout_rate  # Attention dropout is not used.
