@@ -1,14 +1,9 @@
-# Quickstart: `make demo` (set up, then train NAdamW on mnist1d to its target)
+# Quickstart: `make demo` (set up, then the baselines on the CPU suite, scored)
 # and `make test` (set up if needed, run the test suite). `make install` sets up alone.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEMO_FLAGS := --workload=mnist1d \
-	--submission_path=submissions/nadamw/submission.py \
-	--tuning_search_space=submissions/nadamw/tuning_search_space.json \
-	--num_studies=1 --num_tuning_trials=1 \
-	--experiment_dir=experiments --experiment_name=demo --overwrite
 
 .PHONY: install demo test bench clean
 
@@ -21,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/algoperf-like run $(DEMO_FLAGS)
+	$(BIN)/algoperf-like suite --quick --overwrite
 
 test: install
 	$(BIN)/python -m pytest

@@ -19,6 +19,7 @@ USAGE = """usage: algoperf-like COMMAND [FLAGS]
 
 commands:
   run         train a submission on workloads (AlgoPerf's submission_runner flags)
+  suite       run the baselines on a suite, score them, print the leaderboard
   score       score log trees: performance profiles, scores, leaderboard, report
   check       check a submission against the rules (static checks and a smoke run)
   workloads   list the available workloads and their targets
@@ -320,14 +321,61 @@ def _workload_names(value: str) -> List[str]:
   return names
 
 
+def suite_command(argv: List[str]) -> int:
+  fv = absl_flags.FlagValues()
+  d = absl_flags
+  d.DEFINE_string('workload', 'cpu_qualification', 'Suite or workloads, comma-separated.',
+                  flag_values=fv)
+  d.DEFINE_string('submissions', ','.join(('adamw', 'nadamw', 'nesterov', 'momentum')),
+                  'Submission folders under submissions/, comma-separated.', flag_values=fv)
+  d.DEFINE_boolean('quick', False, 'One trial per baseline and workload, with its best point '
+                   'from target setting (a demo, not a tuning result).', flag_values=fv)
+  d.DEFINE_integer('num_tuning_trials', 5, 'Trials per workload (full mode).', lower_bound=1,
+                   flag_values=fv)
+  d.DEFINE_integer('rng_seed', 0, 'Seed of the plan.', lower_bound=0, flag_values=fv)
+  d.DEFINE_string('experiment_dir', os.path.join('experiments', 'suite'),
+                  'Where the logs and the scores go.', flag_values=fv)
+  d.DEFINE_boolean('overwrite', False, 'Delete earlier logs in experiment_dir first.',
+                   flag_values=fv)
+  d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory.', flag_values=fv)
+  _parse(fv, argv)
+  names = _workload_names(fv.workload)
+  subs = [s.strip() for s in fv.submissions.split(',') if s.strip()]
+  from algoperf_like import suite
+  for name in subs:
+    if not os.path.isfile(os.path.join(suite.target_setting.REPO, 'submissions', name,
+                                       'submission.py')):
+      raise UsageError(f'--submissions: no submissions/{name}/submission.py')
+  try:
+    plan = suite.plan_suite(names, subs, fv.experiment_dir, fv.quick, fv.num_tuning_trials,
+                            fv.rng_seed)
+  except ValueError as e:
+    raise UsageError(str(e)) from None
+  if fv.overwrite and os.path.exists(fv.experiment_dir):
+    shutil.rmtree(fv.experiment_dir)
+  quiet_libraries()
+  from algoperf_like.executors import make_executor
+  run_flags = _run_flags()
+  run_flags(['algoperf-like', f'--data_dir={fv.data_dir}'])
+  print(f'{len(plan)} trials: {", ".join(subs)} on {", ".join(names)}'
+        + (' (quick: best known points)' if fv.quick else ''), file=sys.stderr)
+  _run_plan(plan, run_flags, make_executor('local'))
+  output_dir = fv.experiment_dir.rstrip(os.sep) + '_scores'
+  rc = score_command(['--submission_directory', fv.experiment_dir, '--output_dir', output_dir,
+                      '--expected_studies', '1', '--reference', subs[0]])
+  print(f'logs: {fv.experiment_dir}; scores and report: {output_dir}/report.html')
+  return rc
+
+
 def check_command(argv: List[str]) -> int:
   quiet_libraries()
   from algoperf_like import checker
   return checker.check_main(argv)
 
 
-COMMANDS = {'run': run_command, 'score': score_command, 'check': check_command,
-            'workloads': workloads_command, 'set-targets': set_targets_command}
+COMMANDS = {'run': run_command, 'suite': suite_command, 'score': score_command,
+            'check': check_command, 'workloads': workloads_command,
+            'set-targets': set_targets_command}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,0 +1,63 @@
+"""Run the baselines on a suite of workloads, score them, print the leaderboard.
+
+Full mode: each baseline is tuned on every workload of the suite as the
+external-tuning ruleset says (one study of ``num_tuning_trials`` quasirandom
+points of its own search space). Quick mode (``make demo``): each baseline
+runs once per workload with its best point from that workload's committed
+target-setting runs (``workloads/target_setting/<workload>.json``), which is
+a per-workload oracle, not a tuning result: it shows the machinery and the
+relative speed of the algorithms in minutes, not a benchmark score.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import List, Optional
+
+from algoperf_like import search_space, target_setting, trial_plan
+from algoperf_like.trial_plan import TrialSpec
+
+BASELINES = ('adamw', 'nadamw', 'nesterov', 'momentum')
+
+
+def best_point(workload: str, algorithm: str) -> Optional[dict]:
+  """The algorithm's best tuning point in the workload's target-setting record."""
+  path = target_setting.provenance_path(workload)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    record = json.load(f)
+  direction = record['targets']['metric_direction']
+  runs = [r for r in record['tuning_runs']
+          if r['algorithm'] == algorithm and r['best_validation'] is not None]
+  if not runs:
+    return None
+  pick = min if direction == 'min' else max
+  return pick(runs, key=lambda r: r['best_validation'])['hyperparameters']
+
+
+def plan_suite(workloads: List[str], submissions: List[str], experiment_dir: str,
+               quick: bool, num_tuning_trials: int, rng_seed: int) -> List[TrialSpec]:
+  """The trials of every submission on every workload (one study)."""
+  plan: List[TrialSpec] = []
+  for name in submissions:
+    path = os.path.join(target_setting.REPO, 'submissions', name, 'submission.py')
+    if not quick:
+      space = search_space.load_search_space(
+          os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
+      plan += trial_plan.plan_trials(workloads, path, space, 'external', num_studies=1,
+                                     num_tuning_trials=num_tuning_trials, rng_seed=rng_seed,
+                                     experiment_dir=experiment_dir, experiment_name=name)
+      continue
+    for workload in workloads:
+      point = best_point(workload, name)
+      if point is None:
+        raise ValueError(f'--quick: no target-setting runs of {name} on {workload} '
+                         f'({target_setting.provenance_path(workload)})')
+      plan.append(TrialSpec(
+          workload=workload, submission_path=path, study=0, trial=1,
+          rng_seed=trial_plan.derive_trial_seed(rng_seed, workload, 0, 1),
+          hyperparameters=point, tuning_ruleset='external',
+          log_dir=trial_plan.trial_log_dir(experiment_dir, name, 0, workload, 1)))
+  return plan

@@ -1,0 +1,38 @@
+"""The suite command: its plans, and its errors."""
+
+import json
+import os
+
+import pytest
+
+from algoperf_like import cli, suite, target_setting
+
+
+def test_full_plan_tunes_each_baseline_on_each_workload(tmp_path):
+  plan = suite.plan_suite(['mnist1d', 'mnist1d_gelu'], ['adamw', 'momentum'], str(tmp_path),
+                          quick=False, num_tuning_trials=3, rng_seed=0)
+  assert len(plan) == 2 * 2 * 3
+  assert {t.log_dir.split(os.sep)[-4] for t in plan} == {'adamw', 'momentum'}
+  assert all(t.study == 0 and t.hyperparameters for t in plan)
+
+
+def test_quick_plan_uses_each_baselines_best_target_setting_point(tmp_path, monkeypatch):
+  record = {'targets': {'metric_direction': 'min'}, 'tuning_runs': [
+      {'algorithm': 'adamw', 'best_validation': 0.3, 'hyperparameters': {'learning_rate': 1}},
+      {'algorithm': 'adamw', 'best_validation': 0.1, 'hyperparameters': {'learning_rate': 2}},
+      {'algorithm': 'nadamw', 'best_validation': 0.05, 'hyperparameters': {'learning_rate': 3}}]}
+  path = tmp_path / 'record.json'
+  path.write_text(json.dumps(record))
+  monkeypatch.setattr(target_setting, 'provenance_path', lambda name: str(path))
+  plan = suite.plan_suite(['mnist1d'], ['adamw'], str(tmp_path), quick=True,
+                          num_tuning_trials=5, rng_seed=0)
+  assert [t.hyperparameters for t in plan] == [{'learning_rate': 2}]
+  with pytest.raises(ValueError, match='no target-setting runs of momentum'):
+    suite.plan_suite(['mnist1d'], ['momentum'], str(tmp_path), quick=True,
+                     num_tuning_trials=5, rng_seed=0)
+
+
+def test_unknown_submission_is_a_one_line_error(capsys):
+  assert cli.main(['suite', '--submissions=nope', '--quick']) == 2
+  err = capsys.readouterr().err
+  assert err.strip() == 'algoperf-like suite: --submissions: no submissions/nope/submission.py'
