@@ -12,6 +12,7 @@ it is deterministic on CPU:
    fresh seeds.
 3. Validation target: the median over those reruns of the best validation
    metric. Test target: the median of the test metric at the same evals.
+   A run that diverges (NaN or inf) is recorded and has no result.
 4. ``step_hint``: the median number of steps the reruns took to reach the
    validation target. ``max_allowed_runtime_sec``: three times the median
    submission time they took to reach it, at least 10 s (compilation alone
@@ -66,8 +67,13 @@ def _run(workload, algorithm: str, point: Optional[Dict[str, Any]], seed: int,
   config = RunConfig(data_dir=data_dir, max_global_steps=budget.steps,
                      eval_every_steps=budget.eval_every, stop_at_target=False,
                      max_runtime_sec=1e9, save_checkpoints=False)
-  result = train_once(workload, submission, search_space.make_hyperparameters(point), seed,
-                      None, config)
+  try:
+    result = train_once(workload, submission, search_space.make_hyperparameters(point), seed,
+                        None, config)
+  except FloatingPointError as e:  # Diverged (NaN or inf): a run with no result.
+    return {'algorithm': algorithm, 'hyperparameters': point, 'rng_seed': seed,
+            'best_validation': None, 'test_at_best': None, 'diverged': str(e),
+            'eval_seconds_per_eval': float('nan'), 'submission_seconds': None, 'curve': []}
   key = f'validation/{workload.target_metric_name}'
   better = _better(workload.metric_direction)
   best = None
@@ -130,7 +136,7 @@ def set_targets(workload, data_dir: str, budget: Budget,
   reach = [c for c in reach if c is not None]
   step_hint = int(statistics.median(c['global_step'] for c in reach))
   time_to_target = statistics.median(c['submission_time'] for c in reach)
-  eval_seconds = statistics.median(r['eval_seconds_per_eval'] for r in reruns)
+  eval_seconds = statistics.median(r['eval_seconds_per_eval'] for r in valid)
   targets = {
       'target_metric_name': workload.target_metric_name, 'metric_direction': direction,
       'validation_target_value': round(validation_target, 6),

@@ -55,3 +55,13 @@ def test_best_baseline_configuration_reaches_the_target(name, data_dir):
                                 eval_every_steps=budget['eval_every'], max_runtime_sec=1e9,
                                 save_checkpoints=False))
   assert result.status == 'target_reached', (name, result.eval_results[-1])
+
+
+@pytest.mark.slow
+def test_rerunning_the_committed_seed_runs_reproduces_the_target(data_dir):
+  name = 'mnist1d'
+  record = _record(name)
+  workload = workloads.get_workload(name, data_dir)
+  report = target_setting.reproduce(workload, data_dir, record, log=lambda line: None)
+  noise = max(report['committed_spread'], 1e-9)
+  assert abs(report['reproduced_target'] - report['committed_target']) <= noise
