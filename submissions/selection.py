@@ -14,8 +14,11 @@ are array leaves, so the harness checkpoints them after every evaluation and
 restores them on resume, and the selection continues where it stopped (the
 state as of the checkpoint: the steps after it are redone, as they are for the
 parameters). Python objects other than arrays (the optax transformation) are
-rebuilt by ``init_optimizer_state``. Nothing the methods rely on lives outside
-the optimizer state.
+rebuilt by ``init_optimizer_state``, so state kept in Python objects (a list,
+a set, a dict of ints) would silently restart on resume: RS2 would begin a new
+round and pass, repeating examples, and Selective Backprop would forget its loss
+history. Hence everything the methods rely on is a numpy array in the
+optimizer state.
 
 **Loss-based selection** scores candidates with one forward pass in
 ``ForwardPassMode.EVAL`` and the workload's ``loss_fn(...)['per_example']``,
@@ -41,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algoperf_like import spec
+from algoperf_like import jax_sharding_utils, spec
 from submissions import shared
 from submissions.nadamw.submission import make_optimizer
 
@@ -99,10 +102,11 @@ def take(batch: Batch, index: np.ndarray) -> Batch:
 
 
 def concatenate(parts: List[Batch]) -> Batch:
-  """The rows of ``parts``, in order, as one batch."""
-  if len(parts) == 1:
-    return parts[0]
-  return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  """The rows of ``parts``, in order, as one batch, placed as the input queue places
+  batches (sharded over the devices when there are several)."""
+  batch = parts[0] if len(parts) == 1 else {
+      k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  return jax_sharding_utils.place_batch(batch)
 
 
 def valid_rows(batch: Batch) -> np.ndarray:
@@ -239,6 +243,11 @@ def rank_based_selection(losses: jax.Array, num: int, pressure: float, rng) -> j
 
   Returns:
     ``int32[num]`` indices into ``losses`` (largest first for infinite pressure).
+
+  Examples:
+    >>> losses = jnp.array([0.5, 3.0, 1.0, 2.0])
+    >>> rank_based_selection(losses, 2, math.inf, None).tolist()
+    [1, 3]
   """
   if math.isinf(pressure):
     return jax.lax.top_k(losses, num)[1]
@@ -308,8 +317,8 @@ def selective_backprop_probability(losses: np.ndarray, recent: np.ndarray,
     {\lvert H \rvert}\Bigr)^{\beta},
 
   with :math:`H` the recent losses (including the current candidates'). The
-  largest recent loss is always kept; :math:`\beta` = 0 keeps everything, and
-  on average a fraction :math:`1/(1+\beta)` is kept.
+  largest recent loss is always kept; :math:`\beta = 0` keeps everything, and
+  on average (losses spread like the history) a fraction :math:`1/(1+\beta)` is kept.
 
   Args:
     losses: ``float[M]`` the candidates' losses.
@@ -317,7 +326,11 @@ def selective_backprop_probability(losses: np.ndarray, recent: np.ndarray,
     beta: the selectivity :math:`\beta \ge 0`.
 
   Returns:
-    ``float64[M]`` probabilities in ``(0, 1]``.
+    ``float64[M]`` probabilities in ``(0, 1]`` (0 only below every recent loss).
+
+  Examples:
+    >>> selective_backprop_probability(np.array([4.0, 2.0]), np.arange(1.0, 5.0), 2.0)
+    array([1.  , 0.25])
   """
   recent = np.sort(np.asarray(recent, np.float64))
   percentile = np.searchsorted(recent, np.asarray(losses, np.float64), side='right')

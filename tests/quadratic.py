@@ -68,7 +68,7 @@ class QuadraticWorkload(spec.Workload):
     rng = np.random.default_rng(0)
     while True:
       idx = rng.integers(0, 512, size=global_batch_size)
-      yield {'inputs': self._x[idx], 'targets': self._y[idx],
+      yield {'inputs': self._x[idx], 'targets': self._y[idx], 'example_id': idx,
              'weights': np.ones(global_batch_size, np.float32)}
 
   def _eval_model_on_split(self, split, num_examples, global_batch_size, params,

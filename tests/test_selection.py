@@ -24,8 +24,10 @@ from submissions import selection
 from tests.quadratic import QuadraticWorkload
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_NADAMW = {'learning_rate': 2e-3, 'one_minus_beta1': 0.1, 'beta2': 0.999,
-           'weight_decay': 0.05, 'warmup_factor': 0.05, 'label_smoothing': 0.0}
+# NAdamW's best point of the mnist1d target setting (workloads/target_setting/mnist1d.json)
+# with about twice its learning rate.
+_NADAMW = {'learning_rate': 6e-3, 'one_minus_beta1': 0.0463, 'beta2': 0.999,
+           'weight_decay': 1.03e-3, 'warmup_factor': 0.05, 'label_smoothing': 0.0}
 # name -> hyperparameters that reach the mnist1d target (each a point of its search space).
 _BASELINES = {
     'uniform': _NADAMW,
@@ -121,7 +123,7 @@ def test_time_in_data_selection_counts_as_submission_time():
                              runner.RunConfig(max_global_steps=steps, eval_every_steps=steps))
   assert result.global_step == steps
   assert result.accumulated_submission_time >= steps * sleep
-  assert result.timing['submission'] >= steps * sleep
+  assert result.timing['submission_time_s'] >= steps * sleep
 
 
 # ----- RS2. -----
@@ -192,7 +194,7 @@ def test_online_batch_selection_trains_on_the_top_losses_of_the_candidates():
   params = {'dense': {'kernel': jnp.ones((8,)), 'bias': jnp.zeros(())}}
   candidates = sub.get_candidate_batch_size('quadratic')
   batch_size = sub.get_batch_size('quadratic')
-  assert candidates == sub.CANDIDATE_FACTOR * batch_size
+  assert candidates == sub.module.CANDIDATE_FACTOR * batch_size
   queue = _Recording(workload._build_input_queue(None, 'train', None, candidates))
   batch = sub.data_selection(workload, queue, opt_state, params, model_state, hparams, 0,
                              jax.random.PRNGKey(0))

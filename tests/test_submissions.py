@@ -27,6 +27,10 @@ _SGD = {'learning_rate': 0.05, 'one_minus_beta1': 0.1, 'weight_decay': 0.0,
 _SUBMISSIONS_UNDER_TEST = {
     'nadamw': _ADAM, 'adamw': _ADAM, 'momentum': _SGD, 'nesterov': _SGD,
     'nadamw_self_tuning': None, 'template': {'learning_rate': 0.05},
+    # Data-selection baselines (NAdamW updates).
+    'uniform': _ADAM, 'rs2': dict(_ADAM, selection_fraction=0.5),
+    'online_batch_selection': dict(_ADAM, selection_pressure=100.0),
+    'selective_backprop': dict(_ADAM, beta=1.0, loss_history_size=1024),
 }
 
 _compiles = []
@@ -61,7 +65,9 @@ def test_submission_trains_without_recompiling(name):
   params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
   opt_state = sub.init_optimizer_state(workload, params, model_state, hparams,
                                        jax.random.PRNGKey(1))
-  queue = workload._build_input_queue(None, 'train', None, 32)
+  # The queue yields what the runner would ask for: candidates, for selection methods.
+  size = (sub.get_candidate_batch_size or sub.get_batch_size)('quadratic')
+  queue = workload._build_input_queue(None, 'train', None, size)
   initial_loss = workload.eval_model(512, params, None, None, None, None, 0)['validation/loss']
 
   def step(i):

@@ -35,7 +35,7 @@ import math
 import jax
 
 from submissions import selection
-from submissions.shared import batch_size_for, get_batch_size, prepare_for_eval
+from submissions.shared import batch_size_for, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 from submissions.selection import update_params
 
 __all__ = ['CANDIDATE_FACTOR', 'data_selection', 'get_batch_size',

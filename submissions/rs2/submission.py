@@ -34,7 +34,7 @@ per round).
 """
 
 from submissions import selection
-from submissions.shared import get_batch_size, prepare_for_eval
+from submissions.shared import get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 from submissions.selection import update_params
 
 __all__ = ['data_selection', 'get_batch_size', 'init_optimizer_state', 'prepare_for_eval',

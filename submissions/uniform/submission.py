@@ -14,8 +14,14 @@ Update: NAdamW (Dozat 2016; Loshchilov & Hutter 2019), see
   \theta_t = \theta_{t-1} - \eta_t \Bigl(\frac{\beta_1 \hat m_t + (1-\beta_1)\, g_t/(1-\beta_1^t)}
   {\sqrt{\hat v_t} + \epsilon} + \lambda\, \theta_{t-1}\Bigr),
 
-with :math:`g_t` the mean gradient over the batch :math:`B_t = \pi_e[tB \bmod N' : \dots]`
-(:math:`\pi_e` the permutation of epoch :math:`e`).
+with :math:`g_t` the mean gradient over the batch
+
+.. math::
+  \mathcal{B}_t = \{\, \pi_e(i) : jB \le i < (j+1)B \,\}, \qquad
+  e = \lfloor t / E \rfloor,\ j = t \bmod E,\ E = \lfloor N / B \rfloor,
+
+:math:`\pi_e` the permutation of epoch :math:`e` (the last :math:`N \bmod B`
+examples of each permutation are not used in that epoch).
 
 Hyperparameters (NAdamW's): ``learning_rate`` (:math:`\eta`), ``one_minus_beta1``,
 ``beta2``, ``weight_decay`` (:math:`\lambda`), ``warmup_factor``, ``label_smoothing``.
@@ -23,7 +29,7 @@ No selection hyperparameters.
 """
 
 from submissions.nadamw.submission import init_optimizer_state, make_optimizer
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params  # noqa: F401 (the API functions)
 
 __all__ = ['data_selection', 'get_batch_size', 'init_optimizer_state', 'make_optimizer',
            'prepare_for_eval', 'update_params']
