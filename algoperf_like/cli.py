@@ -359,7 +359,7 @@ def suite_command(argv: List[str]) -> int:
   run_flags(['algoperf-like', f'--data_dir={fv.data_dir}'])
   print(f'{len(plan)} trials: {", ".join(subs)} on {", ".join(names)}'
         + (' (quick: best known points)' if fv.quick else ''), file=sys.stderr)
-  _run_plan(plan, run_flags, make_executor('local'))
+  _run_plan(plan, run_flags, make_executor('local'))  # Failed trials count as not reached.
   output_dir = fv.experiment_dir.rstrip(os.sep) + '_scores'
   rc = score_command(['--submission_directory', fv.experiment_dir, '--output_dir', output_dir,
                       '--expected_studies', '1', '--reference', subs[0]])

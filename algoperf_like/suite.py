@@ -6,7 +6,8 @@ points of its own search space). Quick mode (``make demo``): each baseline
 runs once per workload with its best point from that workload's committed
 target-setting runs (``workloads/target_setting/<workload>.json``), which is
 a per-workload oracle, not a tuning result: it shows the machinery and the
-relative speed of the algorithms in minutes, not a benchmark score.
+relative speed of the algorithms in minutes, not a benchmark score. Where
+no such point converged, the baseline's first search-space point is used.
 """
 
 from __future__ import annotations
@@ -50,11 +51,13 @@ def plan_suite(workloads: List[str], submissions: List[str], experiment_dir: str
                                      num_tuning_trials=num_tuning_trials, rng_seed=rng_seed,
                                      experiment_dir=experiment_dir, experiment_name=name)
       continue
+    space = None
     for workload in workloads:
       point = best_point(workload, name)
-      if point is None:
-        raise ValueError(f'--quick: no target-setting runs of {name} on {workload} '
-                         f'({target_setting.provenance_path(workload)})')
+      if point is None:  # Every target-setting run of it diverged, or none was made.
+        space = space or search_space.load_search_space(
+            os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
+        point = search_space.quasirandom_points(space, 1)[0]
       plan.append(TrialSpec(
           workload=workload, submission_path=path, study=0, trial=1,
           rng_seed=trial_plan.derive_trial_seed(rng_seed, workload, 0, 1),

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from algoperf_like import cli, suite, target_setting
+from algoperf_like import cli, search_space, suite, target_setting
 
 
 def test_full_plan_tunes_each_baseline_on_each_workload(tmp_path):
@@ -27,9 +27,12 @@ def test_quick_plan_uses_each_baselines_best_target_setting_point(tmp_path, monk
   plan = suite.plan_suite(['mnist1d'], ['adamw'], str(tmp_path), quick=True,
                           num_tuning_trials=5, rng_seed=0)
   assert [t.hyperparameters for t in plan] == [{'learning_rate': 2}]
-  with pytest.raises(ValueError, match='no target-setting runs of momentum'):
-    suite.plan_suite(['mnist1d'], ['momentum'], str(tmp_path), quick=True,
-                     num_tuning_trials=5, rng_seed=0)
+  # No converging point of momentum: its first search-space point instead.
+  plan = suite.plan_suite(['mnist1d'], ['momentum'], str(tmp_path), quick=True,
+                          num_tuning_trials=5, rng_seed=0)
+  first = search_space.quasirandom_points(search_space.load_search_space(
+      os.path.join(target_setting.REPO, 'submissions', 'momentum', 'tuning_search_space.json')), 1)
+  assert [t.hyperparameters for t in plan] == first
 
 
 def test_unknown_submission_is_a_one_line_error(capsys):
