@@ -1,11 +1,16 @@
-# Quickstart: `make demo` (set up, then the baselines on the CPU suite, scored)
+# Quickstart: `make demo` (set up, then train NAdamW on mnist1d to its target)
 # and `make test` (set up if needed, run the test suite). `make install` sets up alone.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+DEMO_FLAGS := --workload=mnist1d --submission_path=submissions/nadamw/submission.py \
+	--tuning_search_space=submissions/nadamw/mnist1d_demo_point.json \
+	--num_studies=1 --num_tuning_trials=1 \
+	--experiment_dir=experiments --experiment_name=demo --overwrite
+
+.PHONY: install demo suite-demo test bench clean
 
 install: $(STAMP)
 
@@ -16,6 +21,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
+	$(BIN)/algoperf-like run $(DEMO_FLAGS)
+
+suite-demo: install
 	$(BIN)/algoperf-like suite --quick --overwrite
 
 test: install
