@@ -27,6 +27,7 @@ and the targets into ``workloads/targets.json``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -54,6 +55,21 @@ class Budget:
   seeds: int = 5
   rng_seed: int = 0
   algorithms: Sequence[str] = ALGORITHMS
+  # The workload's step_hint during the runs (it sets the baselines' schedules); recorded
+  # so that the runs can be repeated exactly after the procedure commits a new one.
+  step_hint: Optional[int] = None
+
+
+@contextlib.contextmanager
+def step_hint_of(workload, step_hint: Optional[int]):
+  """Run with ``workload.step_hint == step_hint`` (None: unchanged)."""
+  original = workload.constants
+  if step_hint is not None:
+    workload.constants = dataclasses.replace(original, step_hint=step_hint)
+  try:
+    yield workload
+  finally:
+    workload.constants = original
 
 
 def _better(direction: str) -> Callable[[float, float], bool]:
@@ -68,8 +84,9 @@ def _run(workload, algorithm: str, point: Optional[Dict[str, Any]], seed: int,
                      eval_every_steps=budget.eval_every, stop_at_target=False,
                      max_runtime_sec=1e9, save_checkpoints=False)
   try:
-    result = train_once(workload, submission, search_space.make_hyperparameters(point), seed,
-                        None, config)
+    with step_hint_of(workload, budget.step_hint):
+      result = train_once(workload, submission, search_space.make_hyperparameters(point), seed,
+                          None, config)
   except FloatingPointError as e:  # Diverged (NaN or inf): a run with no result.
     return {'algorithm': algorithm, 'hyperparameters': point, 'rng_seed': seed,
             'best_validation': None, 'test_at_best': None, 'diverged': str(e),
@@ -104,6 +121,8 @@ def set_targets(workload, data_dir: str, budget: Budget,
   """Run the procedure for one workload; return the provenance record (targets included)."""
   name, direction = workload.workload_name, workload.metric_direction
   better = _better(direction)
+  if budget.step_hint is None:
+    budget = dataclasses.replace(budget, step_hint=workload.step_hint)
   tuning: List[Dict[str, Any]] = []
   for algorithm in budget.algorithms:
     space = search_space.load_search_space(
@@ -179,8 +198,7 @@ def commit(record: Dict[str, Any], targets_file: str) -> None:
 def reproduce(workload, data_dir: str, record: Dict[str, Any],
               log: Callable[[str], None] = print) -> Dict[str, float]:
   """Rerun the committed seed runs of ``record``; compare their median with its target."""
-  budget_fields = {k: v for k, v in record['budget'].items()}
-  budget = Budget(**budget_fields)
+  budget = Budget(**record['budget'])
   values = []
   for run in record['seed_runs']:
     again = _run(workload, run['algorithm'], run['hyperparameters'], run['rng_seed'], budget,

@@ -49,11 +49,13 @@ def test_best_baseline_configuration_reaches_the_target(name, data_dir):
   workload = workloads.get_workload(name, data_dir)
   submission = load_submission(os.path.join(REPO, 'submissions', run['algorithm'], 'submission.py'))
   budget = record['budget']
-  result = train_once(workload, submission, search_space.make_hyperparameters(run['hyperparameters']),
-                      run['rng_seed'], None,
-                      RunConfig(data_dir=data_dir, max_global_steps=budget['steps'],
-                                eval_every_steps=budget['eval_every'], max_runtime_sec=1e9,
-                                save_checkpoints=False))
+  with target_setting.step_hint_of(workload, budget['step_hint']):
+    result = train_once(workload, submission,
+                        search_space.make_hyperparameters(run['hyperparameters']),
+                        run['rng_seed'], None,
+                        RunConfig(data_dir=data_dir, max_global_steps=budget['steps'],
+                                  eval_every_steps=budget['eval_every'], max_runtime_sec=1e9,
+                                  save_checkpoints=False))
   assert result.status == 'target_reached', (name, result.eval_results[-1])
 
 
