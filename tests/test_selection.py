@@ -11,7 +11,6 @@ import os
 import time
 
 import jax
-import jax.monitoring
 import jax.numpy as jnp
 import numpy as np
 import pytest
