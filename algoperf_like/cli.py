@@ -74,6 +74,10 @@ def _run_flags() -> absl_flags.FlagValues:
                   'generate their data there on first use).', flag_values=fv)
   d.DEFINE_boolean('save_checkpoints', True, 'Checkpoint each trial after every evaluation, '
                    'so that an interrupted trial continues from there.', flag_values=fv)
+  d.DEFINE_float('checkpoint_period_sec', 0.0, 'Checkpoint at an evaluation only when this '
+                 'many wall-clock seconds have passed since the last checkpoint (0: at every '
+                 'evaluation); an interrupted trial loses at most this much work.',
+                 lower_bound=0.0, flag_values=fv)
   d.DEFINE_enum('executor', 'local', ['local', 'processes', 'slurm'],
                 'Where trials run: here, one child process each, or one Slurm task each.',
                 flag_values=fv)
@@ -205,7 +209,8 @@ def _run_plan(plan, fv, executor) -> int:
   config = runner.RunConfig(
       data_dir=fv.data_dir, tuning_ruleset=fv.tuning_ruleset,
       max_global_steps=fv.max_global_steps, eval_every_steps=fv.eval_every_steps,
-      max_runtime_sec=fv.max_runtime_sec, save_checkpoints=fv.save_checkpoints)
+      max_runtime_sec=fv.max_runtime_sec, save_checkpoints=fv.save_checkpoints,
+      checkpoint_period_sec=fv.checkpoint_period_sec)
   finished, to_run = sweep.split_finished(plan)
   for trial in finished:
     print(f'[{sweep.trial_label(trial)}] finished earlier: skipped', file=sys.stderr)
@@ -255,8 +260,11 @@ def _set_targets_flags() -> absl_flags.FlagValues:
   fv = absl_flags.FlagValues()
   d = absl_flags
   d.DEFINE_string('workload', None, 'Workload name(s), comma-separated.', flag_values=fv)
-  d.DEFINE_integer('steps', None, "Step budget of every run (default: 1.5x the workload's "
-                   'current step_hint).', lower_bound=1, flag_values=fv)
+  d.DEFINE_integer('steps', None, 'Step budget of every run (default: 1.5x the step_hint).',
+                   lower_bound=1, flag_values=fv)
+  d.DEFINE_integer('step_hint', None, "step_hint during the runs, which sets the baselines' "
+                   "schedules, and the one committed (default: the workload's current one).",
+                   lower_bound=1, flag_values=fv)
   d.DEFINE_integer('eval_every', None, 'Evaluate every N steps (default: steps / 20).',
                    lower_bound=1, flag_values=fv)
   d.DEFINE_integer('trials', 3, 'Quasirandom points per algorithm.', lower_bound=1, flag_values=fv)
@@ -292,9 +300,11 @@ def set_targets_command(argv: List[str]) -> int:
             f'{report["reproduced_target"]:.6g} (spread of the committed seed runs '
             f'{report["committed_spread"]:.3g})')
       continue
-    steps = fv.steps or int(1.5 * workload.step_hint)
+    step_hint = fv.step_hint or workload.step_hint
+    steps = fv.steps or int(1.5 * step_hint)
     budget = target_setting.Budget(steps=steps, eval_every=fv.eval_every or max(steps // 20, 1),
-                                   trials=fv.trials, seeds=fv.seeds, rng_seed=fv.rng_seed)
+                                   trials=fv.trials, seeds=fv.seeds, rng_seed=fv.rng_seed,
+                                   step_hint=step_hint)
     record = target_setting.set_targets(workload, fv.data_dir, budget)
     print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
     if fv.commit:
@@ -330,6 +340,9 @@ def suite_command(argv: List[str]) -> int:
                   'Submission folders under submissions/, comma-separated.', flag_values=fv)
   d.DEFINE_boolean('quick', False, 'One trial per baseline and workload, with its best point '
                    'from target setting (a demo, not a tuning result).', flag_values=fv)
+  d.DEFINE_string('quick_base', None, 'Quick mode: for a submission with no target-setting '
+                  "runs of its own, take this algorithm's best point for the hyperparameters "
+                  'they share (e.g. nadamw for the data-selection baselines).', flag_values=fv)
   d.DEFINE_integer('num_tuning_trials', 5, 'Trials per workload (full mode).', lower_bound=1,
                    flag_values=fv)
   d.DEFINE_integer('rng_seed', 0, 'Seed of the plan.', lower_bound=0, flag_values=fv)
@@ -338,6 +351,11 @@ def suite_command(argv: List[str]) -> int:
   d.DEFINE_boolean('overwrite', False, 'Delete earlier logs in experiment_dir first.',
                    flag_values=fv)
   d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory.', flag_values=fv)
+  d.DEFINE_string('report_dir', None, 'Also write a Markdown report with its plots there '
+                  '(for committing, e.g. under docs/).', flag_values=fv)
+  d.DEFINE_string('report_title', 'Suite report', 'Title of that report.', flag_values=fv)
+  d.DEFINE_string('report_command', None, 'The command quoted in the report as the way to '
+                  'regenerate it (default: this command line).', flag_values=fv)
   _parse(fv, argv)
   names = _workload_names(fv.workload)
   subs = [s.strip() for s in fv.submissions.split(',') if s.strip()]
@@ -348,7 +366,7 @@ def suite_command(argv: List[str]) -> int:
       raise UsageError(f'--submissions: no submissions/{name}/submission.py')
   try:
     plan = suite.plan_suite(names, subs, fv.experiment_dir, fv.quick, fv.num_tuning_trials,
-                            fv.rng_seed)
+                            fv.rng_seed, fv.quick_base)
   except ValueError as e:
     raise UsageError(str(e)) from None
   if fv.overwrite and os.path.exists(fv.experiment_dir):
@@ -356,13 +374,20 @@ def suite_command(argv: List[str]) -> int:
   quiet_libraries()
   from algoperf_like.executors import make_executor
   run_flags = _run_flags()
-  run_flags(['algoperf-like', f'--data_dir={fv.data_dir}'])
+  # Suite trials last seconds to a minute: one checkpoint a minute bounds the loss.
+  run_flags(['algoperf-like', f'--data_dir={fv.data_dir}', '--checkpoint_period_sec=60'])
   print(f'{len(plan)} trials: {", ".join(subs)} on {", ".join(names)}'
         + (' (quick: best known points)' if fv.quick else ''), file=sys.stderr)
   _run_plan(plan, run_flags, make_executor('local'))  # Failed trials count as not reached.
   output_dir = fv.experiment_dir.rstrip(os.sep) + '_scores'
-  rc = score_command(['--submission_directory', fv.experiment_dir, '--output_dir', output_dir,
-                      '--expected_studies', '1', '--reference', subs[0]])
+  score_args = ['--submission_directory', fv.experiment_dir, '--output_dir', output_dir,
+                '--expected_studies', '1', '--reference', subs[0],
+                '--expected_trials', str(1 if fv.quick else fv.num_tuning_trials)]
+  if fv.report_dir:
+    command = fv.report_command or ' '.join(['algoperf-like', 'suite'] + list(argv))
+    score_args += ['--report_dir', fv.report_dir, '--report_title', fv.report_title,
+                   '--report_command', command]
+  rc = score_command(score_args)
   print(f'logs: {fv.experiment_dir}; scores and report: {output_dir}/report.html')
   return rc
 

@@ -55,7 +55,11 @@ class RunConfig:
       reproducibility tests; not for scoring).
     max_runtime_sec: override the workload's budget (before the 1.5x factor).
     stop_at_target: stop at the first eval that reaches the validation target.
-    save_checkpoints: checkpoint after every evaluation (needs a log_dir).
+    save_checkpoints: checkpoint at evaluations (needs a log_dir).
+    checkpoint_period_sec: checkpoint at an evaluation only when at least this many
+      wall-clock seconds have passed since the last checkpoint (0: at every one). An
+      interrupted trial loses at most this much work; short CPU trials save the
+      checkpoint writes (tens of ms each), which are not submission time but are wall time.
     resume: continue from the trial's latest checkpoint when there is one.
   """
   data_dir: Optional[str] = None
@@ -65,6 +69,7 @@ class RunConfig:
   max_runtime_sec: Optional[float] = None
   stop_at_target: bool = True
   save_checkpoints: bool = True
+  checkpoint_period_sec: float = 0.0
   resume: bool = False
 
 
@@ -192,6 +197,7 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
       state[name] = resumed[name]
     state['global_step'] = global_step
   segment_start = t_loop  # Start of the current stretch of submission time.
+  last_checkpoint = None  # Clock reading at the last checkpoint of this attempt.
   last_eval_start = None
   previous_eval_time = state['accumulated_eval_time']
   previous_logging_time = state['accumulated_logging_time']
@@ -282,7 +288,9 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
       t_logged = clock.read()
       account.add('logging', t_logged - t_eval)
       state['accumulated_logging_time'] = previous_logging_time + account.seconds['logging']
-      if checkpointer:
+      if checkpointer and (last_checkpoint is None
+                           or t_logged - last_checkpoint >= config.checkpoint_period_sec):
+        last_checkpoint = t_logged
         checkpointer.save((optimizer_state, params, model_state), {
             'global_step': global_step, 'time_to_target': time_to_target,
             'preemption_count': preemption_count,

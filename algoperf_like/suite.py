@@ -8,6 +8,10 @@ target-setting runs (``workloads/target_setting/<workload>.json``), which is
 a per-workload oracle, not a tuning result: it shows the machinery and the
 relative speed of the algorithms in minutes, not a benchmark score. Where
 no such point converged, the baseline's first search-space point is used.
+A submission with no target-setting runs of its own (a data-selection method
+built on NAdamW, say) can borrow them: with ``quick_base='nadamw'`` it takes
+NAdamW's best point for the hyperparameters the two share and its own first
+search-space point for the rest, so that only what differs is compared.
 """
 
 from __future__ import annotations
@@ -38,8 +42,20 @@ def best_point(workload: str, algorithm: str) -> Optional[dict]:
   return pick(runs, key=lambda r: r['best_validation'])['hyperparameters']
 
 
+def quick_point(workload: str, name: str, space, quick_base: Optional[str] = None) -> dict:
+  """The point a submission runs with in quick mode (see the module docstring)."""
+  first = search_space.quasirandom_points(space, 1)[0]
+  best = best_point(workload, name)
+  if best is None and quick_base:
+    base = best_point(workload, quick_base)
+    if base is not None:
+      best = {**first, **{k: v for k, v in base.items() if k in first}}
+  return first if best is None else best
+
+
 def plan_suite(workloads: List[str], submissions: List[str], experiment_dir: str,
-               quick: bool, num_tuning_trials: int, rng_seed: int) -> List[TrialSpec]:
+               quick: bool, num_tuning_trials: int, rng_seed: int,
+               quick_base: Optional[str] = None) -> List[TrialSpec]:
   """The trials of every submission on every workload (one study)."""
   plan: List[TrialSpec] = []
   for name in submissions:
@@ -51,13 +67,10 @@ def plan_suite(workloads: List[str], submissions: List[str], experiment_dir: str
                                      num_tuning_trials=num_tuning_trials, rng_seed=rng_seed,
                                      experiment_dir=experiment_dir, experiment_name=name)
       continue
-    space = None
+    space = search_space.load_search_space(
+        os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
     for workload in workloads:
-      point = best_point(workload, name)
-      if point is None:  # Every target-setting run of it diverged, or none was made.
-        space = space or search_space.load_search_space(
-            os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
-        point = search_space.quasirandom_points(space, 1)[0]
+      point = quick_point(workload, name, space, quick_base)
       plan.append(TrialSpec(
           workload=workload, submission_path=path, study=0, trial=1,
           rng_seed=trial_plan.derive_trial_seed(rng_seed, workload, 0, 1),

@@ -13,8 +13,10 @@ it is deterministic on CPU:
 3. Validation target: the median over those reruns of the best validation
    metric. Test target: the median of the test metric at the same evals.
    A run that diverges (NaN or inf) is recorded and has no result.
-4. ``step_hint``: the median number of steps the reruns took to reach the
-   validation target. ``max_allowed_runtime_sec``: three times the median
+4. ``step_hint``: the step_hint the runs used (it sets the baselines'
+   schedules, so a baseline run with the committed targets repeats a
+   target-setting run); the median number of steps the reruns took to reach
+   the target is recorded beside it. ``max_allowed_runtime_sec``: three times the median
    submission time they took to reach it, at least 10 s (compilation alone
    takes about a second on CPU; a shared 2-core machine is noisy).
    ``eval_period_time_sec``: chosen so that evaluation costs about 15% of the
@@ -153,7 +155,7 @@ def set_targets(workload, data_dir: str, budget: Budget,
   test_values = [r['test_at_best'] for r in valid if r['test_at_best'] is not None]
   reach = [_first_reaching(r['curve'], validation_target, direction) for r in valid]
   reach = [c for c in reach if c is not None]
-  step_hint = int(statistics.median(c['global_step'] for c in reach))
+  steps_to_target = int(statistics.median(c['global_step'] for c in reach))
   time_to_target = statistics.median(c['submission_time'] for c in reach)
   eval_seconds = statistics.median(r['eval_seconds_per_eval'] for r in valid)
   targets = {
@@ -163,7 +165,7 @@ def set_targets(workload, data_dir: str, budget: Budget,
       'max_allowed_runtime_sec': int(math.ceil(max(RUNTIME_FACTOR * time_to_target,
                                                    MIN_RUNTIME_SEC))),
       'eval_period_time_sec': round(max(eval_seconds / EVAL_SHARE, 0.5), 1),
-      'step_hint': step_hint,
+      'step_hint': budget.step_hint,
   }
   for run in tuning + reruns:
     run.pop('curve')
@@ -171,6 +173,7 @@ def set_targets(workload, data_dir: str, budget: Budget,
           'best': {'algorithm': best['algorithm'], 'hyperparameters': best['hyperparameters']},
           'tuning_runs': tuning, 'seed_runs': reruns,
           'median_time_to_target_sec': time_to_target,
+          'median_steps_to_target': steps_to_target,
           'machine': environment.fingerprint()}
 
 

@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV column used as time (default accumulated_submission_time)")
     p.add_argument("--expected_studies", type=int, default=3,
                    help="warn when a workload has another number of studies (0: no check)")
+    p.add_argument("--expected_trials", type=int, default=None,
+                   help="warn when a study has another number of trials (default: 5 external, "
+                        "1 self-tuning)")
+    p.add_argument("--report_dir", default=None,
+                   help="also write a Markdown report with its plots there (README.md, *.png)")
+    p.add_argument("--report_title", default="Scoring report", help="title of that report")
+    p.add_argument("--report_command", default=None,
+                   help="the command that regenerates the report, quoted in it")
     p.add_argument("--submissions", default=None,
                    help="comma-separated subset of submissions to score")
     p.add_argument("--quiet", action="store_true", help="do not print tables or warnings")
@@ -69,12 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         heldout_rule=not args.no_heldout_rule, max_tau=args.max_tau,
         num_points=args.num_points, cut=args.cut or None, reference=args.reference,
         time_column=args.time_column, expected_studies=args.expected_studies or None,
+        expected_trials=args.expected_trials,
         submissions=[s for s in args.submissions.split(",") if s] if args.submissions else None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScoringWarning)  # printed below instead
             res = score_directory(args.submission_directory, args.workload_targets, opts)
         report.write_outputs(res, args.output_dir)
+        if args.report_dir:
+            report.write_report_dir(res, args.report_dir, args.report_title, args.report_command)
     except ScoringError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2

@@ -160,6 +160,48 @@ def write_outputs(res, output_dir) -> Path:
     return out
 
 
+def write_report_dir(res, report_dir, title: str, command: str | None = None) -> Path:
+    """A Markdown report with its plots as files, for committing (``README.md``, ``*.png``).
+
+    Same content as ``report.html`` in a form a repository renders: the leaderboard,
+    speedups, times before the cut and why cells are ``inf``, the performance
+    profile, and validation metric against time for every workload.
+    """
+    out = Path(report_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig = plots.profile_figure(res.profile, res.scores.set_index("submission")["score"])
+    plots.save(fig, out / "performance_profile.png", dpi=110)
+    parts = [f"# {title}", ""]
+    if command:
+        parts += ["Regenerate (the tables, plots and this file):", "", "```bash", command, "```", ""]
+    parts += [_describe(res), "", "## Leaderboard", "", _markdown(leaderboard_frame(res)), "",
+              "Seconds of submission time to the validation target (median over studies), "
+              "after the 4x cut; `inf` = not reached.", "",
+              "![performance profile](performance_profile.png)", ""]
+    sp = speedup_frame(res)
+    if sp is not None:
+        parts += ["## Speedups", "", _markdown(sp), ""]
+    raw = res.raw_times.map(_fmt_time).rename_axis(None, axis=1).reset_index()
+    status = res.status.rename_axis(None, axis=1).reset_index()
+    parts += ["## Time to target before the 4x cut (s)", "", _markdown(raw), "",
+              "## Why a cell is inf", "", _markdown(status), "",
+              "## Validation metric against submission time", "",
+              "Every trial is a line; dots mark the first evaluation that reaches the target "
+              "(dashed).", ""]
+    evals, t = res.logs.evals, res.targets
+    for w in sorted(set(evals["workload"].astype(str))):
+        tg = t.get(w)
+        fig = plots.curves_figure(w, evals[evals["workload"] == w], tg.value, tg.minimize,
+                                  tg.metric, res.trials[res.trials["workload"] == w],
+                                  t.budget(w, res.options.self_tuning))
+        plots.save(fig, out / f"curves_{w}.png", dpi=90)
+        parts += [f"### {w}", "", f"![{w}](curves_{w}.png)", ""]
+    if res.warnings:
+        parts += ["## Warnings", ""] + [f"- {m}" for m in res.warnings] + [""]
+    (out / "README.md").write_text("\n".join(parts))
+    return out
+
+
 def print_tables(res, stream=None) -> None:
     """Leaderboard (and speedups) on the terminal: rich on a TTY, plain otherwise."""
     stream = stream or sys.stdout

@@ -130,6 +130,24 @@ def update_params(workload, current_param_container, current_params_types,
   return OptaxState(opt_state, optimizer_state.tx), params, model_state
 
 
+def update_params_until_zero_lr(workload, current_param_container, current_params_types,
+                                model_state, hyperparameters, batch, loss_type, optimizer_state,
+                                eval_results, global_step, rng, train_state=None):
+  """:func:`update_params` for a schedule that is zero from ``step_hint`` on (cosine decay).
+
+  From step ``step_hint`` the learning rate is 0 (to float rounding) and, with no
+  model state (batch-norm statistics) to update, no later step changes the model
+  that is evaluated. So the baseline says it is done (``spec.TrainingCompleteError``,
+  AlgoPerf's signal) instead of spending the rest of the budget on steps that change
+  nothing: the trial's results are the same, it only ends sooner.
+  """
+  if global_step >= workload.step_hint and not jax.tree.leaves(model_state):
+    raise spec.TrainingCompleteError(f'learning rate is 0 from step {workload.step_hint}')
+  return update_params(workload, current_param_container, current_params_types, model_state,
+                       hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                       global_step, rng, train_state)
+
+
 def prepare_for_eval(workload, current_param_container, current_params_types,
                      model_state, hyperparameters, loss_type, optimizer_state,
                      eval_results, global_step, rng):

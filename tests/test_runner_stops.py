@@ -160,6 +160,24 @@ def test_ctrl_c_leaves_the_trial_unfinished_and_resumable(tmp_path):
   assert json.loads((tmp_path / 'checkpoints' / 'checkpoint.json').read_text())['global_step'] == 10
 
 
+@pytest.mark.parametrize('period,saved_at', [(0.0, [5, 10, 15, 20, 25, 30]),
+                                              (0.12, [5, 20]), (1e9, [5])])
+def test_checkpoint_period_skips_evals_within_the_period(tmp_path, monkeypatch, period, saved_at):
+  # 0.01 s of device time per step, an eval every 5 steps (0.05 s): with a 0.12 s
+  # period the checkpoint after step 5 is followed by the one at step 20.
+  from algoperf_like import checkpoints
+  saved = []
+  monkeypatch.setattr(checkpoints.TrialCheckpointer, 'save',
+                      lambda self, state, record: saved.append(record['global_step']))
+  device = FakeDevice()
+  workload = FakeWorkload(device, eval_seconds=0.0)
+  sub = fake_submission(device, 0.01, 0.0, 0.0, 0.0)
+  runner.train_once(workload, sub, None, 0, str(tmp_path),
+                    runner.RunConfig(eval_every_steps=5, max_global_steps=30,
+                                     checkpoint_period_sec=period), clock=device.clock())
+  assert saved == saved_at
+
+
 def test_selection_from_candidates_is_padded_to_the_batch_size():
   import numpy as np
   from tests.quadratic import QuadraticWorkload

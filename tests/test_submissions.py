@@ -96,3 +96,29 @@ def test_spec_enums_have_algoperf_values():
   assert spec.ParameterType.CONV_WEIGHT.value == 2
   assert spec.ParameterType.ATTENTION_BIAS.value == 14
   assert len(spec.ParameterType) == 15
+
+
+@pytest.mark.parametrize('name', ['adamw', 'nadamw'])
+def test_cosine_baselines_stop_once_their_learning_rate_is_zero(name):
+  """From step_hint on the update is zero, so they end the trial instead of idling."""
+  from algoperf_like import target_setting
+  from submissions import shared
+  sub = load_submission(os.path.join(REPO, 'submissions', name, 'submission.py'))
+  hparams = search_space.make_hyperparameters(_SUBMISSIONS_UNDER_TEST[name])
+  workload = QuadraticWorkload()
+  with target_setting.step_hint_of(workload, 20):
+    params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
+    opt_state = sub.init_optimizer_state(workload, params, model_state, hparams,
+                                         jax.random.PRNGKey(1))
+    queue = workload._build_input_queue(None, 'train', None, sub.get_batch_size('quadratic'))
+    args = lambda i, batch: (workload, params, workload.model_params_types, model_state,
+                             hparams, batch, workload.loss_type, opt_state, [], i,
+                             jax.random.PRNGKey(i), None)
+    for i in range(20):
+      opt_state, params, model_state = sub.update_params(*args(i, next(queue)))
+    with pytest.raises(spec.TrainingCompleteError):
+      sub.update_params(*args(20, next(queue)))
+    # What the step it declined would have done: nothing (to float rounding).
+    _, after, _ = shared.update_params(*args(20, next(queue)))
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(after)):
+      np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-7)

@@ -39,3 +39,19 @@ def test_unknown_submission_is_a_one_line_error(capsys):
   assert cli.main(['suite', '--submissions=nope', '--quick']) == 2
   err = capsys.readouterr().err
   assert err.strip() == 'algoperf-like suite: --submissions: no submissions/nope/submission.py'
+
+
+def test_quick_base_lends_its_shared_hyperparameters(tmp_path, monkeypatch):
+  """A selection method without target-setting runs borrows NAdamW's update-rule point."""
+  best = {'learning_rate': 0.004, 'one_minus_beta1': 0.05, 'beta2': 0.999,
+          'warmup_factor': 0.05, 'weight_decay': 0.001, 'label_smoothing': 0.0}
+  record = {'targets': {'metric_direction': 'min'}, 'tuning_runs': [
+      {'algorithm': 'nadamw', 'best_validation': 0.05, 'hyperparameters': best}]}
+  path = tmp_path / 'record.json'
+  path.write_text(json.dumps(record))
+  monkeypatch.setattr(target_setting, 'provenance_path', lambda name: str(path))
+  plan = suite.plan_suite(['mnist1d'], ['rs2'], str(tmp_path), quick=True,
+                          num_tuning_trials=5, rng_seed=0, quick_base='nadamw')
+  first = search_space.quasirandom_points(search_space.load_search_space(
+      os.path.join(target_setting.REPO, 'submissions', 'rs2', 'tuning_search_space.json')), 1)[0]
+  assert plan[0].hyperparameters == {**best, 'selection_fraction': first['selection_fraction']}

@@ -12,6 +12,9 @@ import importlib
 REGISTRY = {
     'mnist1d': 'workloads.mnist1d.workload:Mnist1dWorkload',
     'mnist1d_gelu': 'workloads.mnist1d.workload:Mnist1dGeluWorkload',
+    'mnist1d_label_noise': 'workloads.mnist1d.workload:Mnist1dLabelNoiseWorkload',
+    'mnist1d_imbalanced': 'workloads.mnist1d.workload:Mnist1dImbalancedWorkload',
+    'mnist1d_duplicates': 'workloads.mnist1d.workload:Mnist1dDuplicatesWorkload',
     'ogbg_motifs': 'workloads.ogbg_motifs.workload:OgbgMotifsWorkload',
     'ogbg_motifs_gelu': 'workloads.ogbg_motifs.workload:OgbgMotifsGeluWorkload',
     'criteo_synth': 'workloads.criteo_synth.workload:CriteoSynthWorkload',
@@ -29,6 +32,8 @@ REGISTRY = {
 SUITES = {
     'cpu_qualification': ['mnist1d', 'ogbg_motifs', 'criteo_synth', 'fastmri1d', 'ctc_digits',
                           'scan_transformer'],
+    # Variants where the choice of training examples should change time-to-target.
+    'data_selection': ['mnist1d_label_noise', 'mnist1d_imbalanced', 'mnist1d_duplicates'],
 }
 
 

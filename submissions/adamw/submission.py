@@ -15,7 +15,10 @@ Hyperparameters: ``learning_rate``, ``one_minus_beta1``, ``beta2``,
 import optax
 
 from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params  # noqa: F401 (the API functions)
+from submissions.shared import data_selection, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
+
+# The cosine schedule ends at 0: stop there (see shared.update_params_until_zero_lr).
+update_params = shared.update_params_until_zero_lr
 
 
 def make_optimizer(step_hint, hyperparameters):

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from algoperf_like import spec
 from workloads.common import losses
-from workloads.common.in_memory import InMemoryWorkload, make_constants, sum_outputs
+from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants, sum_outputs
 from workloads.criteo_synth import dataset
 from workloads.criteo_synth.model import SmallDlrm
 
@@ -39,8 +39,8 @@ class CriteoSynthWorkload(InMemoryWorkload):
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # The model has no dropout.
-    params = self._model.init(rng, jnp.zeros((1, dataset.NUM_DENSE), jnp.float32),
-                              jnp.zeros((1, dataset.NUM_CATEGORICAL), jnp.int32))['params']
+    params = init_params(self._model, rng, jnp.zeros((1, dataset.NUM_DENSE), jnp.float32),
+                         jnp.zeros((1, dataset.NUM_CATEGORICAL), jnp.int32))
     self._set_param_info(params)
     return params, None
 

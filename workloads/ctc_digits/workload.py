@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from algoperf_like import spec
 from workloads.common import losses, metrics
-from workloads.common.in_memory import InMemoryWorkload, make_constants
+from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants
 from workloads.ctc_digits import dataset
 from workloads.ctc_digits.model import CtcDigitsModel
 
@@ -53,7 +53,7 @@ class CtcDigitsWorkload(InMemoryWorkload):
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # Dropout comes through model_fn.
     dummy = jnp.zeros((1, dataset.SEQUENCE_LENGTH), jnp.float32)
-    params = self._model.init(rng, dummy, dummy)['params']
+    params = init_params(self._model, rng, dummy, dummy)
     self._set_param_info(params)
     return params, None
 

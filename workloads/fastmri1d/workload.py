@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from algoperf_like import spec
 from workloads.common import losses, metrics
-from workloads.common.in_memory import InMemoryWorkload, make_constants, sum_outputs
+from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants, sum_outputs
 from workloads.fastmri1d import dataset
 from workloads.fastmri1d.model import UNet1D
 
@@ -36,7 +36,7 @@ class Fastmri1dWorkload(InMemoryWorkload):
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # Dropout comes through model_fn.
     dummy = jnp.zeros((1, dataset.SIGNAL_LENGTH), jnp.float32)
-    params = self._model.init(rng, dummy)['params']
+    params = init_params(self._model, rng, dummy)
     self._set_param_info(params)
     return params, None
 

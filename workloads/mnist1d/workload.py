@@ -12,8 +12,8 @@ import jax.numpy as jnp
 
 from algoperf_like import spec
 from workloads.common import losses
-from workloads.common.in_memory import InMemoryWorkload, make_constants, sum_outputs
-from workloads.mnist1d import dataset
+from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants, sum_outputs
+from workloads.mnist1d import dataset, selection_variants
 from workloads.mnist1d.model import Conv1DNet
 
 
@@ -28,13 +28,14 @@ class Mnist1dWorkload(InMemoryWorkload):
 
   def __init__(self, data_dir: Optional[str] = None) -> None:
     super().__init__(data_dir)
-    self.constants = make_constants(self.name, dataset.SPLIT_SIZES, eval_batch_size=2000)
+    self.constants = make_constants(self.name, self.builder_cls.SPLIT_SIZES,
+                                    eval_batch_size=2000)
     self._model = Conv1DNet(num_classes=dataset.NUM_CLASSES, activation=self.activation)
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # The model has no dropout.
     dummy = jnp.zeros((1, dataset.SEQUENCE_LENGTH), jnp.float32)
-    params = self._model.init(rng, dummy)['params']
+    params = init_params(self._model, rng, dummy)
     self._set_param_info(params)
     return params, None
 
@@ -67,3 +68,21 @@ class Mnist1dGeluWorkload(Mnist1dWorkload):
   """Variant: GELU instead of ReLU activations (its own target)."""
   name = 'mnist1d_gelu'
   activation = 'gelu'
+
+
+class Mnist1dLabelNoiseWorkload(Mnist1dWorkload):
+  """Data-selection variant: 30% of the training labels are wrong (clean validation)."""
+  name = 'mnist1d_label_noise'
+  builder_cls = selection_variants.Mnist1dLabelNoise
+
+
+class Mnist1dImbalancedWorkload(Mnist1dWorkload):
+  """Data-selection variant: long-tailed training classes (balanced validation)."""
+  name = 'mnist1d_imbalanced'
+  builder_cls = selection_variants.Mnist1dImbalanced
+
+
+class Mnist1dDuplicatesWorkload(Mnist1dWorkload):
+  """Data-selection variant: 5 jittered copies of 2k unique training examples."""
+  name = 'mnist1d_duplicates'
+  builder_cls = selection_variants.Mnist1dDuplicates

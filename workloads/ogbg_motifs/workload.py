@@ -17,7 +17,7 @@ import numpy as np
 
 from algoperf_like import spec
 from workloads.common import average_precision, losses
-from workloads.common.in_memory import InMemoryWorkload, make_constants
+from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants
 from workloads.ogbg_motifs import dataset
 from workloads.ogbg_motifs.model import DenseGraphNet
 
@@ -40,8 +40,8 @@ class OgbgMotifsWorkload(InMemoryWorkload):
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # The model has no dropout.
     n = dataset.MAX_NODES
-    params = self._model.init(rng, jnp.zeros((1, n, dataset.NUM_FEATURES)),
-                              jnp.zeros((1, n, n)), jnp.ones((1, n)))['params']
+    params = init_params(self._model, rng, jnp.zeros((1, n, dataset.NUM_FEATURES)),
+                         jnp.zeros((1, n, n)), jnp.ones((1, n)))
     self._set_param_info(params)
     return params, None
 

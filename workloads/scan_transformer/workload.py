@@ -29,7 +29,7 @@ import optax
 
 from algoperf_like import spec
 from workloads.common import params as param_utils
-from workloads.common.in_memory import InMemoryWorkload, make_constants, sum_outputs
+from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants, sum_outputs
 from workloads.scan_transformer import dataset
 from workloads.scan_transformer.model import Seq2SeqTransformer, greedy_decode, shift_right
 
@@ -127,7 +127,7 @@ class ScanTransformerWorkload(InMemoryWorkload):
     self._dropout_rate = dropout_rate or 0.0
     inputs = jnp.zeros((1, dataset.INPUT_LENGTH), jnp.int32)
     targets = jnp.zeros((1, dataset.TARGET_LENGTH), jnp.int32)
-    params = self._model().init(rng, inputs, targets)['params']
+    params = init_params(self._model(), rng, inputs, targets)
     self._param_shapes = param_utils.param_shapes(params)
     self._param_types = jax.tree_util.tree_map_with_path(
         lambda path, t: _ATTENTION_TYPES.get(
