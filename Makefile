@@ -1,16 +1,24 @@
-# Quickstart: `make demo` (set up, then train NAdamW on mnist1d to its target)
-# and `make test` (set up if needed, run the test suite). `make install` sets up alone.
+# Quickstart: `make demo` (set up, then score the four baselines on the CPU suite, quick mode,
+# and print the leaderboard) and `make test` (set up if needed, run the test suite).
+# `make install` sets up alone.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-DEMO_FLAGS := --workload=mnist1d --submission_path=submissions/nadamw/submission.py \
+ONE_RUN_FLAGS := --workload=mnist1d --submission_path=submissions/nadamw/submission.py \
 	--tuning_search_space=submissions/nadamw/mnist1d_demo_point.json \
 	--num_studies=1 --num_tuning_trials=1 \
 	--experiment_dir=experiments --experiment_name=demo --overwrite
 
-.PHONY: install demo suite-demo test bench clean
+SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
+	--submissions=uniform,rs2,online_batch_selection,selective_backprop \
+	--workload=cpu_qualification,data_selection \
+	--experiment_dir=experiments/data_selection_study --overwrite \
+	--report_dir=docs/data_selection_study --report_title="Data-selection study" \
+	--report_command="make selection-study"
+
+.PHONY: install demo demo-one suite selection-study test bench clean
 
 install: $(STAMP)
 
@@ -20,11 +28,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# The four baselines on the six cpu_qualification workloads, one trial each with its best
+# target-setting point; scored, leaderboard printed (about 3-4 minutes on 2 cores).
 demo: install
-	$(BIN)/algoperf-like run $(DEMO_FLAGS)
-
-suite-demo: install
 	$(BIN)/algoperf-like suite --quick --overwrite
+
+# One run: NAdamW on mnist1d with a known good point, to its target (about 15 s).
+demo-one: install
+	$(BIN)/algoperf-like run $(ONE_RUN_FLAGS)
+
+# The full suite: each baseline tuned with 5 quasirandom points per workload, one study.
+suite: install
+	$(BIN)/algoperf-like suite --overwrite --experiment_dir=experiments/suite_full
+
+# The data-selection baselines against uniform sampling; rewrites docs/data_selection_study/.
+selection-study: install
+	$(BIN)/algoperf-like suite $(SELECTION_STUDY_FLAGS)
 
 test: install
 	$(BIN)/python -m pytest

@@ -345,6 +345,9 @@ def suite_command(argv: List[str]) -> int:
                   'they share (e.g. nadamw for the data-selection baselines).', flag_values=fv)
   d.DEFINE_integer('num_tuning_trials', 5, 'Trials per workload (full mode).', lower_bound=1,
                    flag_values=fv)
+  d.DEFINE_integer('num_studies', 1, 'Studies (full mode: independent tunings; quick mode: '
+                   'the same point with another seed); scores use the median.', lower_bound=1,
+                   flag_values=fv)
   d.DEFINE_integer('rng_seed', 0, 'Seed of the plan.', lower_bound=0, flag_values=fv)
   d.DEFINE_string('experiment_dir', os.path.join('experiments', 'suite'),
                   'Where the logs and the scores go.', flag_values=fv)
@@ -366,7 +369,7 @@ def suite_command(argv: List[str]) -> int:
       raise UsageError(f'--submissions: no submissions/{name}/submission.py')
   try:
     plan = suite.plan_suite(names, subs, fv.experiment_dir, fv.quick, fv.num_tuning_trials,
-                            fv.rng_seed, fv.quick_base)
+                            fv.rng_seed, fv.quick_base, fv.num_studies)
   except ValueError as e:
     raise UsageError(str(e)) from None
   if fv.overwrite and os.path.exists(fv.experiment_dir):
@@ -381,7 +384,7 @@ def suite_command(argv: List[str]) -> int:
   _run_plan(plan, run_flags, make_executor('local'))  # Failed trials count as not reached.
   output_dir = fv.experiment_dir.rstrip(os.sep) + '_scores'
   score_args = ['--submission_directory', fv.experiment_dir, '--output_dir', output_dir,
-                '--expected_studies', '1', '--reference', subs[0],
+                '--expected_studies', str(fv.num_studies), '--reference', subs[0],
                 '--expected_trials', str(1 if fv.quick else fv.num_tuning_trials)]
   if fv.report_dir:
     command = fv.report_command or ' '.join(['algoperf-like', 'suite'] + list(argv))

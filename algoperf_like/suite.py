@@ -55,25 +55,31 @@ def quick_point(workload: str, name: str, space, quick_base: Optional[str] = Non
 
 def plan_suite(workloads: List[str], submissions: List[str], experiment_dir: str,
                quick: bool, num_tuning_trials: int, rng_seed: int,
-               quick_base: Optional[str] = None) -> List[TrialSpec]:
-  """The trials of every submission on every workload (one study)."""
+               quick_base: Optional[str] = None, num_studies: int = 1) -> List[TrialSpec]:
+  """The trials of every submission on every workload, in ``num_studies`` studies.
+
+  In quick mode a study is the same point with the study's own seed, so that more
+  studies measure the spread over seeds (scoring takes the median over studies).
+  """
   plan: List[TrialSpec] = []
   for name in submissions:
     path = os.path.join(target_setting.REPO, 'submissions', name, 'submission.py')
     if not quick:
       space = search_space.load_search_space(
           os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
-      plan += trial_plan.plan_trials(workloads, path, space, 'external', num_studies=1,
+      plan += trial_plan.plan_trials(workloads, path, space, 'external',
+                                     num_studies=num_studies,
                                      num_tuning_trials=num_tuning_trials, rng_seed=rng_seed,
                                      experiment_dir=experiment_dir, experiment_name=name)
       continue
     space = search_space.load_search_space(
         os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
-    for workload in workloads:
-      point = quick_point(workload, name, space, quick_base)
-      plan.append(TrialSpec(
-          workload=workload, submission_path=path, study=0, trial=1,
-          rng_seed=trial_plan.derive_trial_seed(rng_seed, workload, 0, 1),
-          hyperparameters=point, tuning_ruleset='external',
-          log_dir=trial_plan.trial_log_dir(experiment_dir, name, 0, workload, 1)))
+    for study in range(num_studies):
+      for workload in workloads:
+        point = quick_point(workload, name, space, quick_base)
+        plan.append(TrialSpec(
+            workload=workload, submission_path=path, study=study, trial=1,
+            rng_seed=trial_plan.derive_trial_seed(rng_seed, workload, study, 1),
+            hyperparameters=point, tuning_ruleset='external',
+            log_dir=trial_plan.trial_log_dir(experiment_dir, name, study, workload, 1)))
   return plan

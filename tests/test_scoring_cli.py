@@ -126,3 +126,22 @@ def test_rendering_leaves_global_matplotlib_state_alone(tree, tmp_path):
     assert main(["--submission_directory", str(root), "--output_dir", str(tmp_path / "o"),
                  "--workload_targets", str(t), "--quiet"]) == 0
     assert dict(matplotlib.rcParams) == before and matplotlib.get_backend() == backend
+
+
+def test_report_dir_holds_a_markdown_report_with_its_plots(tree, tmp_path):
+    root, t = tree
+    report = tmp_path / "docs" / "study"
+    rc = main(["--submission_directory", str(root), "--output_dir", str(tmp_path / "out"),
+               "--workload_targets", str(t), "--reference", "slow", "--quiet",
+               "--report_dir", str(report), "--report_title", "A study",
+               "--report_command", "make a-study"])
+    assert rc == 0
+    text = (report / "README.md").read_text()
+    assert text.startswith("# A study\n") and "```bash\nmake a-study\n```" in text
+    leaderboard = text.split("## Leaderboard")[1].split("##")[0]
+    assert "| 1 | fast |" in leaderboard and "| 2 | slow |" in leaderboard
+    images = [line[line.index("(") + 1:-1] for line in text.splitlines() if line.startswith("![")]
+    assert sorted(images) == ["curves_u.png", "curves_w.png", "curves_w_var.png",
+                              "performance_profile.png"]
+    for name in images:
+        assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
