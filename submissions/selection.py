@@ -72,11 +72,12 @@ def init_state(workload: spec.Workload, hyperparameters, selection: Any) -> Sele
 def update_params(workload, current_param_container, current_params_types,
                   model_state, hyperparameters, batch, loss_type, optimizer_state,
                   eval_results, global_step, rng, train_state=None):
-  """NAdamW's step (:func:`submissions.shared.update_params`) on ``optimizer_state.base``.
+  """NAdamW's step on ``optimizer_state.base``, ending the trial once its LR is 0.
 
-  The selection state passes through unchanged (the same arrays).
+  As :func:`submissions.shared.update_params_until_zero_lr` (the cosine schedule is
+  zero from ``step_hint`` on); the selection state passes through unchanged.
   """
-  base, params, model_state = shared.update_params(
+  base, params, model_state = shared.update_params_until_zero_lr(
       workload, current_param_container, current_params_types, model_state,
       hyperparameters, batch, loss_type, optimizer_state.base, eval_results,
       global_step, rng, train_state)
