@@ -60,6 +60,15 @@ def profile_figure(profile: pd.DataFrame, scores: pd.Series | None = None):
     return fig
 
 
+def _time_unit(seconds: float) -> tuple[float, str]:
+    """A divisor and name that keep the time axis readable (seconds to hours)."""
+    if seconds < 600:
+        return 1.0, "seconds"
+    if seconds < 3 * 3600:
+        return 60.0, "minutes"
+    return 3600.0, "hours"
+
+
 def curves_figure(workload: str, evals: pd.DataFrame, target: float, minimize: bool,
                   metric: str, hits: pd.DataFrame | None = None, budget_s: float | None = None):
     """Validation metric vs submission time of every trial of one workload.
@@ -76,22 +85,24 @@ def curves_figure(workload: str, evals: pd.DataFrame, target: float, minimize: b
         subs = sorted(set(evals["submission"].astype(str)))
         cmap = matplotlib.colormaps["tab10" if len(subs) <= 10 else "tab20"]
         colors = {s: cmap(i % cmap.N) for i, s in enumerate(subs)}
+        longest = max(float(evals["submission_time_s"].max() or 0.0), budget_s or 0.0)
+        unit, unit_name = _time_unit(longest)
         keys = ["submission", "study", "trial"]
         for (s, k, t), g in evals.groupby(keys, observed=True, sort=True):
-            ax.plot(g["submission_time_s"].to_numpy() / 3600.0, g["value"].to_numpy(),
+            ax.plot(g["submission_time_s"].to_numpy() / unit, g["value"].to_numpy(),
                     color=colors[str(s)], alpha=0.55, linewidth=1.0)
         for s in subs:
             ax.plot([], [], color=colors[s], label=s)
         if hits is not None and len(hits):
             h = hits[np.isfinite(hits["time_to_target"])]
-            ax.scatter(h["time_to_target"] / 3600.0, np.full(len(h), target), s=14, zorder=3,
+            ax.scatter(h["time_to_target"] / unit, np.full(len(h), target), s=14, zorder=3,
                        c=[colors.get(str(s), "k") for s in h["submission"]], edgecolors="k",
                        linewidths=0.4)
         ax.axhline(target, color="k", linestyle="--", linewidth=1.0,
                    label=f"target {target:g} ({'min' if minimize else 'max'})")
         if budget_s:
-            ax.axvline(budget_s / 3600.0, color="grey", linestyle=":", linewidth=1.0,
-                       label=f"budget {budget_s / 3600.0:.2f} h")
+            ax.axvline(budget_s / unit, color="grey", linestyle=":", linewidth=1.0,
+                       label=f"budget {budget_s / unit:.3g} {unit_name}")
         vals = evals["value"].to_numpy(dtype=float)
         finite = vals[np.isfinite(vals)]
         if finite.size:  # keep the target band readable when early evals are far off
@@ -99,7 +110,7 @@ def curves_figure(workload: str, evals: pd.DataFrame, target: float, minimize: b
             lo, hi = min(lo, target), max(hi, target)
             pad = 0.08 * (hi - lo or abs(target) or 1.0)
             ax.set_ylim(lo - pad, hi + pad)
-        ax.set_xlabel("submission time (hours)")
+        ax.set_xlabel(f"submission time ({unit_name})")
         ax.set_ylabel(f"validation/{metric}")
         ax.set_title(workload)
         ax.legend(loc="best", frameon=True)

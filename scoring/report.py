@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -64,10 +65,19 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _shown_path(path) -> str:
+    """``path`` relative to the working directory when it lies below it (reports get committed)."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # Another drive (Windows).
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
 def _describe(res) -> str:
     o = res.options
     rs = "self-tuning" if o.self_tuning else "external tuning"
-    return (f"Ruleset: {rs}; targets: {res.targets.path} (benchmark version "
+    return (f"Ruleset: {rs}; targets: {_shown_path(res.targets.path)} (benchmark version "
             f"{res.targets.version or 'n/a'}); best trial by "
             f"{'eval index (official code)' if o.best_trial == 'eval' else 'time (documentation)'}; "
             f"score = {'trapezoid on linspace(%g, %g, %d) (official code)' % (o.min_tau, o.max_tau, o.num_points) if o.integral == 'trapezoid' else 'exact integral (documentation)'}; "
@@ -160,6 +170,20 @@ def write_outputs(res, output_dir) -> Path:
     return out
 
 
+def best_metric_frame(res) -> pd.DataFrame:
+    """Submission x workload: median over studies of the best validation metric of any trial."""
+    ev = res.logs.evals
+    rows = {}
+    for (sub, w), g in ev.groupby(["submission", "workload"], observed=True, sort=True):
+        minimize = res.targets.get(str(w)).minimize
+        per_study = g.groupby("study", observed=True)["value"]
+        best = per_study.min() if minimize else per_study.max()
+        rows.setdefault(str(sub), {})[str(w)] = f"{float(best.median()):.4g}"
+    frame = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    frame = frame[sorted(frame.columns, key=lambda w: (w not in res.times.columns, w))]
+    return frame.fillna("-").rename_axis("submission").reset_index()
+
+
 def write_report_dir(res, report_dir, title: str, command: str | None = None) -> Path:
     """A Markdown report with its plots as files, for committing (``README.md``, ``*.png``).
 
@@ -185,6 +209,9 @@ def write_report_dir(res, report_dir, title: str, command: str | None = None) ->
     status = res.status.rename_axis(None, axis=1).reset_index()
     parts += ["## Time to target before the 4x cut (s)", "", _markdown(raw), "",
               "## Why a cell is inf", "", _markdown(status), "",
+              "## Best validation metric reached", "",
+              "Median over studies of each study's best trial; how close a submission came "
+              "where it missed the target.", "", _markdown(best_metric_frame(res)), "",
               "## Validation metric against submission time", "",
               "Every trial is a line; dots mark the first evaluation that reaches the target "
               "(dashed).", ""]

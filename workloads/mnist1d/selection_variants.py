@@ -72,60 +72,41 @@ def near_duplicates(split: Split, unique: int, copies: int, jitter: float, seed:
 
 
 class _CorruptedMnist1d(dataset.Mnist1d, skip_registration=True):
-  """Base: the clean splits, with ``corrupt`` applied to the training split."""
+  """Base: the clean splits, with ``corrupt(split, **PARAMETERS)`` applied to training."""
 
-  @staticmethod
-  def corrupt(split: Split) -> Split:
-    raise NotImplementedError
+  VERSION = tfds.core.Version('1.0.0')
+  TRAIN_FINGERPRINT: str
+
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    if 'PARAMETERS' in cls.__dict__:
+      cls.RELEASE_NOTES = {'1.0.0': f'mnist1d 1.0.0, training split: {cls.corrupt.__name__} '
+                                    f'{cls.PARAMETERS}.'}
+      cls.FINGERPRINTS = {**dataset.Mnist1d.FINGERPRINTS, 'train': cls.TRAIN_FINGERPRINT}
 
   def generate(self) -> Dict[str, Dict[str, np.ndarray]]:
     splits = dataset.generate_arrays()
-    splits['train'] = self.corrupt(splits['train'])
+    splits['train'] = type(self).corrupt(splits['train'], **self.PARAMETERS)
     return {split: {'inputs': x, 'targets': y} for split, (x, y) in splits.items()}
-
-
-def _fingerprints(train: str) -> Dict[str, str]:
-  return {**dataset.Mnist1d.FINGERPRINTS, 'train': train}
 
 
 class Mnist1dLabelNoise(_CorruptedMnist1d):
   """MNIST-1D, 30% of the training labels replaced by a different random class."""
-
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': f'mnist1d 1.0.0 with label noise {LABEL_NOISE}.'}
+  corrupt, PARAMETERS = staticmethod(label_noise), LABEL_NOISE
   SPLIT_SIZES = dataset.SPLIT_SIZES
-  FINGERPRINTS = _fingerprints(
-      '26f994233e1def3f4080d04f08609c702d00cbaeb9b94405631bac0680cf1997')
-
-  @staticmethod
-  def corrupt(split: Split) -> Split:
-    return label_noise(split, **LABEL_NOISE)
+  TRAIN_FINGERPRINT = '26f994233e1def3f4080d04f08609c702d00cbaeb9b94405631bac0680cf1997'
 
 
 class Mnist1dImbalanced(_CorruptedMnist1d):
   """MNIST-1D with a long-tailed training set (20:1 between the first and last class)."""
-
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': f'mnist1d 1.0.0 with class imbalance {CLASS_IMBALANCE}.'}
+  corrupt, PARAMETERS = staticmethod(class_imbalance), CLASS_IMBALANCE
   SPLIT_SIZES = {**dataset.SPLIT_SIZES, 'train': int(class_counts(**CLASS_IMBALANCE).sum())}
-  FINGERPRINTS = _fingerprints(
-      'ef73f7f9728a032d72ce32ddec0853e2c84fbaf4a5047f6026539658f64659b8')
-
-  @staticmethod
-  def corrupt(split: Split) -> Split:
-    return class_imbalance(split, **CLASS_IMBALANCE)
+  TRAIN_FINGERPRINT = 'ef73f7f9728a032d72ce32ddec0853e2c84fbaf4a5047f6026539658f64659b8'
 
 
 class Mnist1dDuplicates(_CorruptedMnist1d):
   """MNIST-1D whose 10k training examples are 5 jittered copies of 2k unique ones."""
-
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': f'mnist1d 1.0.0 with near-duplicates {NEAR_DUPLICATES}.'}
+  corrupt, PARAMETERS = staticmethod(near_duplicates), NEAR_DUPLICATES
   SPLIT_SIZES = {**dataset.SPLIT_SIZES,
                  'train': NEAR_DUPLICATES['unique'] * NEAR_DUPLICATES['copies']}
-  FINGERPRINTS = _fingerprints(
-      '93be992afcb98db5825255795eb3ab79aeb844c4aa0bcb83cb72f0b2fc3de90d')
-
-  @staticmethod
-  def corrupt(split: Split) -> Split:
-    return near_duplicates(split, **NEAR_DUPLICATES)
+  TRAIN_FINGERPRINT = '93be992afcb98db5825255795eb3ab79aeb844c4aa0bcb83cb72f0b2fc3de90d'
