@@ -20,7 +20,7 @@ it is deterministic on CPU:
    submission time they took to reach it, at least 10 s (compilation alone
    takes about a second on CPU; a shared 2-core machine is noisy).
    ``eval_period_time_sec``: chosen so that evaluation costs about 15% of the
-   training time.
+   training time (the reruns' median cost of one evaluation / 0.15), at least 0.2 s.
 
 The result, with every run's configuration, seed and numbers and the
 machine's fingerprint, goes to ``workloads/target_setting/<workload>.json``
@@ -44,6 +44,9 @@ from algoperf_like.trial_plan import derive_trial_seed
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALGORITHMS = ('adamw', 'nadamw', 'nesterov', 'momentum')
 EVAL_SHARE = 0.15
+# ...but no shorter than this: the cheapest evaluations (criteo_synth, a few ms) would
+# otherwise come every few dozen steps, each with its log row and progress line.
+MIN_EVAL_PERIOD_SEC = 0.2
 RUNTIME_FACTOR = 3.0  # Budget = 3x the reruns' median time to target...
 MIN_RUNTIME_SEC = 10.0  # ...but at least 10 s: compilation alone takes ~1 s on CPU.
 
@@ -164,7 +167,7 @@ def set_targets(workload, data_dir: str, budget: Budget,
       'test_target_value': round(statistics.median(test_values), 6) if test_values else None,
       'max_allowed_runtime_sec': int(math.ceil(max(RUNTIME_FACTOR * time_to_target,
                                                    MIN_RUNTIME_SEC))),
-      'eval_period_time_sec': round(max(eval_seconds / EVAL_SHARE, 0.5), 1),
+      'eval_period_time_sec': eval_period(eval_seconds),
       'step_hint': budget.step_hint,
   }
   for run in tuning + reruns:
@@ -175,6 +178,11 @@ def set_targets(workload, data_dir: str, budget: Budget,
           'median_time_to_target_sec': time_to_target,
           'median_steps_to_target': steps_to_target,
           'machine': environment.fingerprint()}
+
+
+def eval_period(eval_seconds: float) -> float:
+  """Seconds between evaluations so that they cost ``EVAL_SHARE`` of training time."""
+  return round(max(eval_seconds / EVAL_SHARE, MIN_EVAL_PERIOD_SEC), 2)
 
 
 def provenance_path(name: str) -> str:

@@ -37,7 +37,7 @@ def test_every_suite_workload_has_set_targets():
 @pytest.mark.slow
 @pytest.mark.parametrize('name', CALIBRATED)
 def test_best_baseline_configuration_reaches_the_target(name, data_dir):
-  """The chosen configuration, with a committed seed that reached the target, reaches it."""
+  """The chosen configuration, with a committed seed that reached the target, reaches it again."""
   record = _record(name)
   entry = targets.workload_targets(name)
   direction = entry['metric_direction']
@@ -45,7 +45,9 @@ def test_best_baseline_configuration_reaches_the_target(name, data_dir):
   reached = [r for r in record['seed_runs'] if r['best_validation'] is not None and (
       r['best_validation'] <= target if direction == 'min' else r['best_validation'] >= target)]
   assert reached, 'by construction at least half of the seed runs reach the median'
-  run = reached[0]
+  # The committed seed with the widest margin: the median seed itself sits on the target, where
+  # float rounding (a jitted initialisation differs from eager Flax by an ulp) decides.
+  run = max(reached, key=lambda r: abs(r['best_validation'] - target))
   workload = workloads.get_workload(name, data_dir)
   submission = load_submission(os.path.join(REPO, 'submissions', run['algorithm'], 'submission.py'))
   budget = record['budget']
