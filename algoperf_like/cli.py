@@ -72,8 +72,9 @@ def _run_flags() -> absl_flags.FlagValues:
                    flag_values=fv)
   d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory (CPU workloads '
                   'generate their data there on first use).', flag_values=fv)
-  d.DEFINE_boolean('save_checkpoints', True, 'Checkpoint each trial after every evaluation, '
-                   'so that an interrupted trial continues from there.', flag_values=fv)
+  d.DEFINE_boolean('save_checkpoints', True, 'Checkpoint each trial at evaluations (see '
+                   '--checkpoint_period_sec), so that an interrupted trial continues from there.',
+                   flag_values=fv)
   d.DEFINE_float('checkpoint_period_sec', 0.0, 'Checkpoint at an evaluation only when this '
                  'many wall-clock seconds have passed since the last checkpoint (0: at every '
                  'evaluation); an interrupted trial loses at most this much work.',

@@ -64,22 +64,20 @@ def plan_suite(workloads: List[str], submissions: List[str], experiment_dir: str
   plan: List[TrialSpec] = []
   for name in submissions:
     path = os.path.join(target_setting.REPO, 'submissions', name, 'submission.py')
+    space = search_space.load_search_space(
+        os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
     if not quick:
-      space = search_space.load_search_space(
-          os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
       plan += trial_plan.plan_trials(workloads, path, space, 'external',
                                      num_studies=num_studies,
                                      num_tuning_trials=num_tuning_trials, rng_seed=rng_seed,
                                      experiment_dir=experiment_dir, experiment_name=name)
       continue
-    space = search_space.load_search_space(
-        os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
+    points = {w: quick_point(w, name, space, quick_base) for w in workloads}
     for study in range(num_studies):
       for workload in workloads:
-        point = quick_point(workload, name, space, quick_base)
         plan.append(TrialSpec(
             workload=workload, submission_path=path, study=study, trial=1,
             rng_seed=trial_plan.derive_trial_seed(rng_seed, workload, study, 1),
-            hyperparameters=point, tuning_ruleset='external',
+            hyperparameters=points[workload], tuning_ruleset='external',
             log_dir=trial_plan.trial_log_dir(experiment_dir, name, study, workload, 1)))
   return plan
