@@ -18,7 +18,7 @@ SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
 	--report_dir=docs/data_selection_study --report_title="Data-selection study" \
 	--report_command="make selection-study"
 
-.PHONY: install demo demo-one suite selection-study test bench clean
+.PHONY: install demo demo-one suite selection-study test lint format bench clean
 
 install: $(STAMP)
 
@@ -47,6 +47,15 @@ selection-study: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Style: ruff (2-space indent, single quotes; pyproject.toml [tool.ruff]). `make format` fixes.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: install
 	$(BIN)/python benchmarks/harness_overhead.py
