@@ -32,8 +32,12 @@ import sys
 import traceback
 from typing import Any, List, Optional
 
-from algoperf_like.search_space import (SearchSpaceError, load_search_space,
-                                        make_hyperparameters, quasirandom_points)
+from algoperf_like.search_space import (
+  SearchSpaceError,
+  load_search_space,
+  make_hyperparameters,
+  quasirandom_points,
+)
 from algoperf_like.static_rules import RULES, STATIC_RULES, Violation, check_source
 from algoperf_like.submission import SubmissionError, load_submission
 
@@ -54,6 +58,7 @@ class BadInput(Exception):
 @dataclasses.dataclass
 class CheckResult:
   """One line of the report."""
+
   rule: str
   status: str  # PASS | FAIL | SKIP
   detail: str = ''
@@ -87,8 +92,7 @@ class Report:
       lines.append('Verdict: PASS')
     else:
       n = len(self.violations)
-      lines.append(f'Verdict: FAIL ({n} violation{"s" * (n != 1)}: '
-                   f'{", ".join(self.failed_rules)})')
+      lines.append(f'Verdict: FAIL ({n} violation{"s" * (n != 1)}: {", ".join(self.failed_rules)})')
     return '\n'.join(lines)
 
 
@@ -102,13 +106,13 @@ def _check_api(path: str, tree: Optional[ast.Module]):
     return CheckResult('api', 'PASS'), load_submission(path)
   except SubmissionError as e:
     match = re.match(rf'{re.escape(path)}(?::(\d+))?: (.*)', str(e))
-    line, message = (int(match[1]) if match and match[1] else None,
-                     match[2] if match else str(e))
+    line, message = (int(match[1]) if match and match[1] else None, match[2] if match else str(e))
     if line is None and tree is not None:  # The line of the function the message names.
       defs = {n.name: n.lineno for n in tree.body if isinstance(n, ast.FunctionDef)}
       line = next((defs[f] for f in defs if re.search(rf'\b{f}\b', message)), None)
-    return CheckResult('api', 'FAIL', violations=[
-        Violation('api', SUBMISSION_FILE, line, message)]), None
+    return CheckResult(
+      'api', 'FAIL', violations=[Violation('api', SUBMISSION_FILE, line, message)]
+    ), None
 
 
 def _check_search_space(submission_dir: str, ruleset: str):
@@ -116,14 +120,29 @@ def _check_search_space(submission_dir: str, ruleset: str):
   path = os.path.join(submission_dir, SEARCH_SPACE_FILE)
   if ruleset == 'self':
     bad = os.path.exists(path)
-    return _fail_or_pass('search-space', [Violation(
-        'search-space', SEARCH_SPACE_FILE, None, 'self-tuning submissions get no '
-        'hyperparameters and must not ship a search space')] if bad else [],
-        'none (self-tuning)'), None
+    return _fail_or_pass(
+      'search-space',
+      [
+        Violation(
+          'search-space',
+          SEARCH_SPACE_FILE,
+          None,
+          'self-tuning submissions get no hyperparameters and must not ship a search space',
+        )
+      ]
+      if bad
+      else [],
+      'none (self-tuning)',
+    ), None
   if not os.path.isfile(path):
-    return _fail_or_pass('search-space', [Violation(
-        'search-space', SEARCH_SPACE_FILE, None,
-        'missing: external tuning needs a search space')]), None
+    return _fail_or_pass(
+      'search-space',
+      [
+        Violation(
+          'search-space', SEARCH_SPACE_FILE, None, 'missing: external tuning needs a search space'
+        )
+      ],
+    ), None
   try:
     space = load_search_space(path)
   except SearchSpaceError as e:
@@ -131,8 +150,9 @@ def _check_search_space(submission_dir: str, ruleset: str):
     if e.source and e.source.startswith(path + ':'):
       line = int(e.source.rsplit(':', 1)[1])
     message = e.problem if e.key is None else f'hyperparameter {e.key!r}: {e.problem}'
-    return _fail_or_pass('search-space', [Violation(
-        'search-space', SEARCH_SPACE_FILE, line, message)]), None
+    return _fail_or_pass(
+      'search-space', [Violation('search-space', SEARCH_SPACE_FILE, line, message)]
+    ), None
   kind = f'{len(space)} fixed points' if space.is_fixed else f'{len(space)} hyperparameters'
   return CheckResult('search-space', 'PASS', f'{SEARCH_SPACE_FILE}: {kind}'), space
 
@@ -146,6 +166,7 @@ def smoke_workloads(data_dir: str) -> list:
   ``get_batch_size`` and the training step meet a second workload name and model.
   """
   import workloads
+
   return [workloads.get_workload(name, data_dir) for name in SMOKE_WORKLOADS]
 
 
@@ -157,6 +178,7 @@ def _guarded(submission):
   """The submission with checks on what ``update_params``/``prepare_for_eval`` return."""
   import jax
   import jax.numpy as jnp
+
   last = {}
 
   def signature(tree):
@@ -167,19 +189,24 @@ def _guarded(submission):
     def checked(workload, current_param_container, *args, **kwargs):
       out = fn(workload, current_param_container, *args, **kwargs)
       if not isinstance(out, (tuple, list)) or len(out) != 3:
-        raise MalformedStateError(f'{name} returned {type(out).__name__}, expected '
-                                  '(optimizer_state, params, model_state)')
+        raise MalformedStateError(
+          f'{name} returned {type(out).__name__}, expected (optimizer_state, params, model_state)'
+        )
       if signature(out[1]) != signature(current_param_container):
-        raise MalformedStateError(f'{name} changed the structure, shapes or dtypes of '
-                                  'the parameters')
+        raise MalformedStateError(
+          f'{name} changed the structure, shapes or dtypes of the parameters'
+        )
       last['params'] = out[1]
       return out
+
     return checked
 
   prepare = submission.prepare_for_eval
   return dataclasses.replace(
-      submission, update_params=wrap('update_params', submission.update_params),
-      prepare_for_eval=prepare and wrap('prepare_for_eval', prepare)), last
+    submission,
+    update_params=wrap('update_params', submission.update_params),
+    prepare_for_eval=prepare and wrap('prepare_for_eval', prepare),
+  ), last
 
 
 def _finite(value: Any) -> bool:
@@ -193,11 +220,18 @@ def _smoke_one(workload, submission, hyperparameters, ruleset, data_dir) -> str:
   """Train a few steps; return a one-line summary or raise with the reason."""
   import jax
   import numpy as np
+
   from algoperf_like.runner import RunConfig, train_once
+
   guarded, last = _guarded(submission)
-  config = RunConfig(data_dir=data_dir, tuning_ruleset=ruleset,
-                     max_global_steps=SMOKE_STEPS, eval_every_steps=SMOKE_EVAL_EVERY,
-                     max_runtime_sec=600.0, stop_at_target=False)
+  config = RunConfig(
+    data_dir=data_dir,
+    tuning_ruleset=ruleset,
+    max_global_steps=SMOKE_STEPS,
+    eval_every_steps=SMOKE_EVAL_EVERY,
+    max_runtime_sec=600.0,
+    stop_at_target=False,
+  )
   result = train_once(workload, guarded, hyperparameters, SMOKE_SEED, None, config)
   if not result.eval_results:
     raise MalformedStateError(f'no evaluation in {result.global_step} steps')
@@ -207,8 +241,10 @@ def _smoke_one(workload, submission, hyperparameters, ruleset, data_dir) -> str:
   if not all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(last.get('params'))):
     raise MalformedStateError('non-finite parameters')
   metric = f'validation/{workload.target_metric_name}'
-  return (f'{workload.workload_name}: {result.global_step} steps, '
-          f'{metric} {result.eval_results[-1][metric]:.3f}')
+  return (
+    f'{workload.workload_name}: {result.global_step} steps, '
+    f'{metric} {result.eval_results[-1][metric]:.3f}'
+  )
 
 
 def _check_smoke(submission, space, ruleset: str, data_dir: str) -> CheckResult:
@@ -221,16 +257,21 @@ def _check_smoke(submission, space, ruleset: str, data_dir: str) -> CheckResult:
     try:
       summaries.append(_smoke_one(workload, submission, hyperparameters, ruleset, data_dir))
     except Exception as e:  # Whatever the submission raised is the finding.
-      frames = [f for f in traceback.extract_tb(e.__traceback__)
-                if os.path.abspath(f.filename) == submission.path]
+      frames = [
+        f
+        for f in traceback.extract_tb(e.__traceback__)
+        if os.path.abspath(f.filename) == submission.path
+      ]
       message = ' '.join(f'{workload.workload_name}: {type(e).__name__}: {e}'.split())
-      violations.append(Violation('smoke', SUBMISSION_FILE,
-                                  frames[-1].lineno if frames else None, message[:300]))
+      violations.append(
+        Violation('smoke', SUBMISSION_FILE, frames[-1].lineno if frames else None, message[:300])
+      )
   return _fail_or_pass('smoke', violations, '; '.join(summaries))
 
 
-def check_submission(submission_dir: str, ruleset: str = 'external',
-                     data_dir: Optional[str] = None, smoke: bool = True) -> Report:
+def check_submission(
+  submission_dir: str, ruleset: str = 'external', data_dir: Optional[str] = None, smoke: bool = True
+) -> Report:
   """Run every check on ``submission_dir`` and return the report.
 
   Raises:
@@ -288,14 +329,16 @@ def check_main(argv: List[str]) -> int:
   """
   parser = _ArgumentParser(prog='algoperf-like check', description=__doc__.split('\n')[0])
   parser.add_argument('submission_dir')
-  parser.add_argument('--ruleset', '--tuning_ruleset', default='external',
-                      choices=('external', 'self'))
+  parser.add_argument(
+    '--ruleset', '--tuning_ruleset', default='external', choices=('external', 'self')
+  )
   parser.add_argument('--data_dir', default=None)
   parser.add_argument('--no_smoke', action='store_true')
   try:
     args = parser.parse_args(argv)
-    report = check_submission(args.submission_dir, args.ruleset, args.data_dir,
-                              smoke=not args.no_smoke)
+    report = check_submission(
+      args.submission_dir, args.ruleset, args.data_dir, smoke=not args.no_smoke
+    )
   except SystemExit as e:  # --help
     return e.code or 0
   except BadInput as e:

@@ -67,13 +67,16 @@ class TrialCheckpointer:
     checkpoint intact and referenced.
     """
     import orbax.checkpoint as ocp
+
     step = record['global_step']
     name = f'step_{step}'
     path = os.path.join(self.directory, name)
     if os.path.exists(path):
       shutil.rmtree(path)
-    leaves = {str(i): np.asarray(x) if isinstance(x, _NUMBER) else x
-              for i, x in enumerate(array_leaves(state))}
+    leaves = {
+      str(i): np.asarray(x) if isinstance(x, _NUMBER) else x
+      for i, x in enumerate(array_leaves(state))
+    }
     ocp.PyTreeCheckpointer().save(path, {'leaves': leaves})
     previous = self.latest()
     trial_logs.write_json(os.path.join(self.directory, STATE_FILE), dict(record, arrays=name))
@@ -91,13 +94,20 @@ class TrialCheckpointer:
   def restore(self, template: Tuple[Any, Any, Any]) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
     """``(state, record)`` of the latest checkpoint, shaped like ``template``."""
     import orbax.checkpoint as ocp
+
     record = self.latest()
     if record is None:
       raise FileNotFoundError(f'no checkpoint in {self.directory}')
-    target = {'leaves': {str(i): np.asarray(x) if isinstance(x, _NUMBER) else x
-                         for i, x in enumerate(array_leaves(template))}}
+    target = {
+      'leaves': {
+        str(i): np.asarray(x) if isinstance(x, _NUMBER) else x
+        for i, x in enumerate(array_leaves(template))
+      }
+    }
     restored = ocp.PyTreeCheckpointer().restore(
-        os.path.join(self.directory, record['arrays']), item=target,
-        restore_args=ocp.checkpoint_utils.construct_restore_args(target))
+      os.path.join(self.directory, record['arrays']),
+      item=target,
+      restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+    )
     values = [restored['leaves'][str(i)] for i in range(len(target['leaves']))]
     return replace_array_leaves(template, values), record

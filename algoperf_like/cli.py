@@ -39,61 +39,124 @@ def _run_flags() -> absl_flags.FlagValues:
   d = absl_flags
   d.DEFINE_string('workload', None, 'Workload name, or a comma-separated list.', flag_values=fv)
   d.DEFINE_string('submission_path', None, 'Path to the submission module.', flag_values=fv)
-  d.DEFINE_string('tuning_search_space', None,
-                  'tuning_search_space.json (external tuning ruleset).', flag_values=fv)
-  d.DEFINE_enum('tuning_ruleset', 'external', ['external', 'self'], 'Tuning ruleset.',
-                flag_values=fv)
-  d.DEFINE_string('experiment_dir', 'experiments', 'Root directory of the logs.',
-                  flag_values=fv)
-  d.DEFINE_string('experiment_name', None,
-                  'Logs go to experiment_dir/experiment_name/study_k/... '
-                  '(default: the submission folder name).', flag_values=fv)
-  d.DEFINE_integer('num_tuning_trials', 5, 'Trials per study (external tuning).',
-                   lower_bound=1, flag_values=fv)
+  d.DEFINE_string(
+    'tuning_search_space',
+    None,
+    'tuning_search_space.json (external tuning ruleset).',
+    flag_values=fv,
+  )
+  d.DEFINE_enum(
+    'tuning_ruleset', 'external', ['external', 'self'], 'Tuning ruleset.', flag_values=fv
+  )
+  d.DEFINE_string('experiment_dir', 'experiments', 'Root directory of the logs.', flag_values=fv)
+  d.DEFINE_string(
+    'experiment_name',
+    None,
+    'Logs go to experiment_dir/experiment_name/study_k/... (default: the submission folder name).',
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'num_tuning_trials', 5, 'Trials per study (external tuning).', lower_bound=1, flag_values=fv
+  )
   d.DEFINE_integer('num_studies', 3, 'Independent studies.', lower_bound=1, flag_values=fv)
-  d.DEFINE_integer('rng_seed', 0, 'Seed of the plan; each trial derives its own seed.',
-                   lower_bound=0, flag_values=fv)
-  d.DEFINE_integer('max_global_steps', None, 'Stop each trial after this many steps.',
-                   lower_bound=1, flag_values=fv)
-  d.DEFINE_integer('eval_every_steps', None,
-                   'Evaluate every N steps instead of every eval_period_time_sec '
-                   '(reproducibility tests; not for scoring).', lower_bound=1, flag_values=fv)
-  d.DEFINE_float('max_runtime_sec', None, "Override the workload's runtime budget.",
-                 lower_bound=0.0, flag_values=fv)
-  d.DEFINE_boolean('overwrite', False, 'Delete existing logs of this experiment first.',
-                   flag_values=fv)
-  d.DEFINE_boolean('resume_last_run', False,
-                   'Continue an existing experiment: skip finished trials, continue '
-                   'interrupted ones from their last checkpoint, run the rest.', flag_values=fv)
-  d.DEFINE_boolean('dry_run', False, 'Print the planned trials as JSON lines; run nothing.',
-                   flag_values=fv)
-  d.DEFINE_boolean('official_per_study_draw', False,
-                   "Draw the same first points in every study, as AlgoPerf's scripts do.",
-                   flag_values=fv)
-  d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory (CPU workloads '
-                  'generate their data there on first use).', flag_values=fv)
-  d.DEFINE_boolean('save_checkpoints', True, 'Checkpoint each trial at evaluations (see '
-                   '--checkpoint_period_sec), so that an interrupted trial continues from there.',
-                   flag_values=fv)
-  d.DEFINE_float('checkpoint_period_sec', 0.0, 'Checkpoint at an evaluation only when this '
-                 'many wall-clock seconds have passed since the last checkpoint (0: at every '
-                 'evaluation); an interrupted trial loses at most this much work.',
-                 lower_bound=0.0, flag_values=fv)
-  d.DEFINE_enum('executor', 'local', ['local', 'processes', 'slurm'],
-                'Where trials run: here, one child process each, or one Slurm task each.',
-                flag_values=fv)
-  d.DEFINE_integer('max_parallel', 1, 'Trials at once (processes; Slurm array parallelism).',
-                   lower_bound=1, flag_values=fv)
-  d.DEFINE_string('slurm_partition', None, 'Slurm partition (default: the cluster default).',
-                  flag_values=fv)
-  d.DEFINE_integer('slurm_time_min', 60, 'Slurm time limit per trial, minutes.', lower_bound=1,
-                   flag_values=fv)
-  d.DEFINE_integer('slurm_cpus_per_task', 1, 'CPUs per Slurm task.', lower_bound=1,
-                   flag_values=fv)
-  d.DEFINE_integer('slurm_gpus_per_task', 0, 'GPUs per Slurm task.', lower_bound=0,
-                   flag_values=fv)
-  d.DEFINE_string('slurm_folder', None, 'Folder for Slurm job files and task logs '
-                  '(default: experiment_dir/experiment_name/slurm).', flag_values=fv)
+  d.DEFINE_integer(
+    'rng_seed',
+    0,
+    'Seed of the plan; each trial derives its own seed.',
+    lower_bound=0,
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'max_global_steps',
+    None,
+    'Stop each trial after this many steps.',
+    lower_bound=1,
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'eval_every_steps',
+    None,
+    'Evaluate every N steps instead of every eval_period_time_sec '
+    '(reproducibility tests; not for scoring).',
+    lower_bound=1,
+    flag_values=fv,
+  )
+  d.DEFINE_float(
+    'max_runtime_sec',
+    None,
+    "Override the workload's runtime budget.",
+    lower_bound=0.0,
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'overwrite', False, 'Delete existing logs of this experiment first.', flag_values=fv
+  )
+  d.DEFINE_boolean(
+    'resume_last_run',
+    False,
+    'Continue an existing experiment: skip finished trials, continue '
+    'interrupted ones from their last checkpoint, run the rest.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'dry_run', False, 'Print the planned trials as JSON lines; run nothing.', flag_values=fv
+  )
+  d.DEFINE_boolean(
+    'official_per_study_draw',
+    False,
+    "Draw the same first points in every study, as AlgoPerf's scripts do.",
+    flag_values=fv,
+  )
+  d.DEFINE_string(
+    'data_dir',
+    DEFAULT_DATA_DIR,
+    'TFDS data directory (CPU workloads generate their data there on first use).',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'save_checkpoints',
+    True,
+    'Checkpoint each trial at evaluations (see '
+    '--checkpoint_period_sec), so that an interrupted trial continues from there.',
+    flag_values=fv,
+  )
+  d.DEFINE_float(
+    'checkpoint_period_sec',
+    0.0,
+    'Checkpoint at an evaluation only when this '
+    'many wall-clock seconds have passed since the last checkpoint (0: at every '
+    'evaluation); an interrupted trial loses at most this much work.',
+    lower_bound=0.0,
+    flag_values=fv,
+  )
+  d.DEFINE_enum(
+    'executor',
+    'local',
+    ['local', 'processes', 'slurm'],
+    'Where trials run: here, one child process each, or one Slurm task each.',
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'max_parallel',
+    1,
+    'Trials at once (processes; Slurm array parallelism).',
+    lower_bound=1,
+    flag_values=fv,
+  )
+  d.DEFINE_string(
+    'slurm_partition', None, 'Slurm partition (default: the cluster default).', flag_values=fv
+  )
+  d.DEFINE_integer(
+    'slurm_time_min', 60, 'Slurm time limit per trial, minutes.', lower_bound=1, flag_values=fv
+  )
+  d.DEFINE_integer('slurm_cpus_per_task', 1, 'CPUs per Slurm task.', lower_bound=1, flag_values=fv)
+  d.DEFINE_integer('slurm_gpus_per_task', 0, 'GPUs per Slurm task.', lower_bound=0, flag_values=fv)
+  d.DEFINE_string(
+    'slurm_folder',
+    None,
+    'Folder for Slurm job files and task logs (default: experiment_dir/experiment_name/slurm).',
+    flag_values=fv,
+  )
   return fv
 
 
@@ -113,18 +176,21 @@ def quiet_libraries() -> None:
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # TF only reads data here.
   from absl import logging as absl_logging
+
   absl_logging.set_verbosity(absl_logging.ERROR)
 
 
 def run_command(argv: List[str]) -> int:
   fv = _run_flags()
   _parse(fv, argv)
+  import workloads
   from algoperf_like import search_space as search_space_lib
   from algoperf_like import trial_plan
-  import workloads
 
   if not fv.workload:
-    raise UsageError('--workload is required (known: ' + ', '.join(workloads.workload_names()) + ')')
+    raise UsageError(
+      '--workload is required (known: ' + ', '.join(workloads.workload_names()) + ')'
+    )
   if not fv.submission_path:
     raise UsageError('--submission_path is required')
   names = _workload_names(fv.workload)
@@ -144,12 +210,20 @@ def run_command(argv: List[str]) -> int:
   if fv.overwrite and fv.resume_last_run:
     raise UsageError('--overwrite and --resume_last_run exclude each other')
   experiment_name = fv.experiment_name or os.path.basename(
-      os.path.dirname(os.path.abspath(fv.submission_path)))
+    os.path.dirname(os.path.abspath(fv.submission_path))
+  )
   plan = trial_plan.plan_trials(
-      names, os.path.abspath(fv.submission_path), space, fv.tuning_ruleset,
-      num_studies=fv.num_studies, num_tuning_trials=fv.num_tuning_trials,
-      rng_seed=fv.rng_seed, experiment_dir=fv.experiment_dir,
-      experiment_name=experiment_name, official_per_study_draw=fv.official_per_study_draw)
+    names,
+    os.path.abspath(fv.submission_path),
+    space,
+    fv.tuning_ruleset,
+    num_studies=fv.num_studies,
+    num_tuning_trials=fv.num_tuning_trials,
+    rng_seed=fv.rng_seed,
+    experiment_dir=fv.experiment_dir,
+    experiment_name=experiment_name,
+    official_per_study_draw=fv.official_per_study_draw,
+  )
   if fv.dry_run:
     for trial in plan:
       print(json.dumps(trial.to_json(), sort_keys=True))
@@ -157,7 +231,9 @@ def run_command(argv: List[str]) -> int:
 
   quiet_libraries()
   import jax
+
   from algoperf_like.submission import checked_batch_size, load_submission
+
   submission = load_submission(fv.submission_path)
   for name in names:  # Fail before anything is written.
     checked_batch_size(submission, name, jax.device_count())
@@ -168,14 +244,18 @@ def run_command(argv: List[str]) -> int:
   if os.path.exists(root) and not fv.overwrite:
     # Re-running the same command continues it; anything else would mix two experiments.
     if not _same_plan(plan_file, record):
-      hint = ('its plan.json differs from this command\'s plan' if fv.resume_last_run
-              else 'pass --overwrite to start over, or rerun the command that made it')
+      hint = (
+        "its plan.json differs from this command's plan"
+        if fv.resume_last_run
+        else 'pass --overwrite to start over, or rerun the command that made it'
+      )
       raise UsageError(f'--experiment_dir: {root} already exists with another plan; {hint}')
     print(f'{root}: same plan as before: resuming', file=sys.stderr)
   if fv.overwrite and os.path.exists(root):
     shutil.rmtree(root)
   os.makedirs(root, exist_ok=True)
   from algoperf_like import trial_logs
+
   if not os.path.exists(plan_file):
     trial_logs.write_json(plan_file, record)
   return _run_plan(plan, fv, executor)
@@ -191,27 +271,37 @@ def _same_plan(plan_file: str, record) -> bool:
 
 def _make_executor(fv, root: str):
   from algoperf_like.executors import make_executor
+
   if fv.executor == 'local':
     return make_executor('local')
   if fv.executor == 'processes':
     return make_executor('processes', max_parallel=fv.max_parallel)
   if shutil.which('sbatch') is None:
     raise UsageError('--executor=slurm: sbatch is not on PATH (no Slurm client here)')
-  return make_executor('slurm', folder=fv.slurm_folder or os.path.join(root, 'slurm'),
-                       partition=fv.slurm_partition, time_min=fv.slurm_time_min,
-                       cpus_per_task=fv.slurm_cpus_per_task,
-                       gpus_per_task=fv.slurm_gpus_per_task,
-                       max_parallel=fv.max_parallel if fv.max_parallel > 1 else None)
+  return make_executor(
+    'slurm',
+    folder=fv.slurm_folder or os.path.join(root, 'slurm'),
+    partition=fv.slurm_partition,
+    time_min=fv.slurm_time_min,
+    cpus_per_task=fv.slurm_cpus_per_task,
+    gpus_per_task=fv.slurm_gpus_per_task,
+    max_parallel=fv.max_parallel if fv.max_parallel > 1 else None,
+  )
 
 
 def _run_plan(plan, fv, executor) -> int:
   from algoperf_like import monitor, runner, sweep
   from workloads import targets
+
   config = runner.RunConfig(
-      data_dir=fv.data_dir, tuning_ruleset=fv.tuning_ruleset,
-      max_global_steps=fv.max_global_steps, eval_every_steps=fv.eval_every_steps,
-      max_runtime_sec=fv.max_runtime_sec, save_checkpoints=fv.save_checkpoints,
-      checkpoint_period_sec=fv.checkpoint_period_sec)
+    data_dir=fv.data_dir,
+    tuning_ruleset=fv.tuning_ruleset,
+    max_global_steps=fv.max_global_steps,
+    eval_every_steps=fv.eval_every_steps,
+    max_runtime_sec=fv.max_runtime_sec,
+    save_checkpoints=fv.save_checkpoints,
+    checkpoint_period_sec=fv.checkpoint_period_sec,
+  )
   finished, to_run = sweep.split_finished(plan)
   for trial in finished:
     print(f'[{sweep.trial_label(trial)}] finished earlier: skipped', file=sys.stderr)
@@ -219,10 +309,11 @@ def _run_plan(plan, fv, executor) -> int:
   workload_info = {}
   for name in {t.workload for t in plan}:
     t = targets.workload_targets(name)
-    workload_info[name] = {'metric': t['target_metric_name'],
-                           'target': t['validation_target_value'],
-                           'budget': (fv.max_runtime_sec or t['max_allowed_runtime_sec'])
-                           * budget_factor}
+    workload_info[name] = {
+      'metric': t['target_metric_name'],
+      'target': t['validation_target_value'],
+      'budget': (fv.max_runtime_sec or t['max_allowed_runtime_sec']) * budget_factor,
+    }
   progress = monitor.SweepMonitor(to_run, workload_info).start()
   summaries = []
 
@@ -235,8 +326,10 @@ def _run_plan(plan, fv, executor) -> int:
   finally:
     progress.stop()
   for trial, summary in summaries:
-    print(f'{sweep.trial_label(trial)}: {monitor.describe_summary(summary)}, '
-          f'seed {trial.rng_seed}, logs {trial.log_dir}')
+    print(
+      f'{sweep.trial_label(trial)}: {monitor.describe_summary(summary)}, '
+      f'seed {trial.rng_seed}, logs {trial.log_dir}'
+    )
   return 1 if any(s.get('status') == 'failed' for _, s in summaries) else 0
 
 
@@ -245,15 +338,19 @@ def workloads_command(argv: List[str]) -> int:
     raise UsageError(f'workloads takes no arguments, got {argv[0]!r}')
   import workloads
   from workloads import targets
+
   for name in workloads.workload_names():
     t = targets.workload_targets(name)
-    print(f'{name}: validation/{t["target_metric_name"]} target {t["validation_target_value"]} '
-          f'({t["metric_direction"]}), budget {t["max_allowed_runtime_sec"]}s')
+    print(
+      f'{name}: validation/{t["target_metric_name"]} target {t["validation_target_value"]} '
+      f'({t["metric_direction"]}), budget {t["max_allowed_runtime_sec"]}s'
+    )
   return 0
 
 
 def score_command(argv: List[str]) -> int:
   from scoring import cli as scoring_cli
+
   return scoring_cli.main(argv)
 
 
@@ -261,20 +358,44 @@ def _set_targets_flags() -> absl_flags.FlagValues:
   fv = absl_flags.FlagValues()
   d = absl_flags
   d.DEFINE_string('workload', None, 'Workload name(s), comma-separated.', flag_values=fv)
-  d.DEFINE_integer('steps', None, 'Step budget of every run (default: 1.5x the step_hint).',
-                   lower_bound=1, flag_values=fv)
-  d.DEFINE_integer('step_hint', None, "step_hint during the runs, which sets the baselines' "
-                   "schedules, and the one committed (default: the workload's current one).",
-                   lower_bound=1, flag_values=fv)
-  d.DEFINE_integer('eval_every', None, 'Evaluate every N steps (default: steps / 20).',
-                   lower_bound=1, flag_values=fv)
+  d.DEFINE_integer(
+    'steps',
+    None,
+    'Step budget of every run (default: 1.5x the step_hint).',
+    lower_bound=1,
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'step_hint',
+    None,
+    "step_hint during the runs, which sets the baselines' "
+    "schedules, and the one committed (default: the workload's current one).",
+    lower_bound=1,
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'eval_every',
+    None,
+    'Evaluate every N steps (default: steps / 20).',
+    lower_bound=1,
+    flag_values=fv,
+  )
   d.DEFINE_integer('trials', 3, 'Quasirandom points per algorithm.', lower_bound=1, flag_values=fv)
   d.DEFINE_integer('seeds', 5, 'Reruns of the best configuration.', lower_bound=1, flag_values=fv)
   d.DEFINE_integer('rng_seed', 0, 'Seed of the procedure.', lower_bound=0, flag_values=fv)
-  d.DEFINE_boolean('reproduce', False, 'Rerun the committed seed runs and compare with the '
-                   'committed target instead of setting a new one.', flag_values=fv)
-  d.DEFINE_boolean('commit', True, 'Write workloads/target_setting/<workload>.json and '
-                   'workloads/targets.json.', flag_values=fv)
+  d.DEFINE_boolean(
+    'reproduce',
+    False,
+    'Rerun the committed seed runs and compare with the '
+    'committed target instead of setting a new one.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'commit',
+    True,
+    'Write workloads/target_setting/<workload>.json and workloads/targets.json.',
+    flag_values=fv,
+  )
   d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory.', flag_values=fv)
   return fv
 
@@ -284,11 +405,15 @@ def set_targets_command(argv: List[str]) -> int:
   _parse(fv, argv)
   import workloads
   from workloads import targets as targets_lib
+
   if not fv.workload:
-    raise UsageError('--workload is required (known: ' + ', '.join(workloads.workload_names()) + ')')
+    raise UsageError(
+      '--workload is required (known: ' + ', '.join(workloads.workload_names()) + ')'
+    )
   names = _workload_names(fv.workload)
   quiet_libraries()
   from algoperf_like import target_setting
+
   for name in names:
     workload = workloads.get_workload(name, fv.data_dir)
     if fv.reproduce:
@@ -297,15 +422,22 @@ def set_targets_command(argv: List[str]) -> int:
         raise UsageError(f'--reproduce: {path} does not exist (run set-targets first)')
       with open(path) as f:
         report = target_setting.reproduce(workload, fv.data_dir, json.load(f))
-      print(f'{name}: committed target {report["committed_target"]:.6g}, reproduced '
-            f'{report["reproduced_target"]:.6g} (spread of the committed seed runs '
-            f'{report["committed_spread"]:.3g})')
+      print(
+        f'{name}: committed target {report["committed_target"]:.6g}, reproduced '
+        f'{report["reproduced_target"]:.6g} (spread of the committed seed runs '
+        f'{report["committed_spread"]:.3g})'
+      )
       continue
     step_hint = fv.step_hint or workload.step_hint
     steps = fv.steps or int(1.5 * step_hint)
-    budget = target_setting.Budget(steps=steps, eval_every=fv.eval_every or max(steps // 20, 1),
-                                   trials=fv.trials, seeds=fv.seeds, rng_seed=fv.rng_seed,
-                                   step_hint=step_hint)
+    budget = target_setting.Budget(
+      steps=steps,
+      eval_every=fv.eval_every or max(steps // 20, 1),
+      trials=fv.trials,
+      seeds=fv.seeds,
+      rng_seed=fv.rng_seed,
+      step_hint=step_hint,
+    )
     record = target_setting.set_targets(workload, fv.data_dir, budget)
     print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
     if fv.commit:
@@ -317,6 +449,7 @@ def set_targets_command(argv: List[str]) -> int:
 def _workload_names(value: str) -> List[str]:
   """Names from a comma-separated list of workloads and suites."""
   import workloads
+
   names = []
   for item in (w.strip() for w in value.split(',')):
     if not item:
@@ -324,9 +457,11 @@ def _workload_names(value: str) -> List[str]:
     expanded = workloads.SUITES.get(item, [item])
     for name in expanded:
       if name not in workloads.REGISTRY:
-        raise UsageError(f'--workload: unknown workload {name!r} (known: '
-                         f'{", ".join(workloads.workload_names())}; suites: '
-                         f'{", ".join(sorted(workloads.SUITES))})')
+        raise UsageError(
+          f'--workload: unknown workload {name!r} (known: '
+          f'{", ".join(workloads.workload_names())}; suites: '
+          f'{", ".join(sorted(workloads.SUITES))})'
+        )
       if name not in names:
         names.append(name)
   return names
@@ -335,62 +470,125 @@ def _workload_names(value: str) -> List[str]:
 def suite_command(argv: List[str]) -> int:
   fv = absl_flags.FlagValues()
   d = absl_flags
-  d.DEFINE_string('workload', 'cpu_qualification', 'Suite or workloads, comma-separated.',
-                  flag_values=fv)
-  d.DEFINE_string('submissions', ','.join(('adamw', 'nadamw', 'nesterov', 'momentum')),
-                  'Submission folders under submissions/, comma-separated.', flag_values=fv)
-  d.DEFINE_boolean('quick', False, 'One trial per baseline and workload, with its best point '
-                   'from target setting (a demo, not a tuning result).', flag_values=fv)
-  d.DEFINE_string('quick_base', None, 'Quick mode: for a submission with no target-setting '
-                  "runs of its own, take this algorithm's best point for the hyperparameters "
-                  'they share (e.g. nadamw for the data-selection baselines).', flag_values=fv)
-  d.DEFINE_integer('num_tuning_trials', 5, 'Trials per workload (full mode).', lower_bound=1,
-                   flag_values=fv)
-  d.DEFINE_integer('num_studies', 1, 'Studies (full mode: independent tunings; quick mode: '
-                   'the same point with another seed); scores use the median.', lower_bound=1,
-                   flag_values=fv)
+  d.DEFINE_string(
+    'workload', 'cpu_qualification', 'Suite or workloads, comma-separated.', flag_values=fv
+  )
+  d.DEFINE_string(
+    'submissions',
+    ','.join(('adamw', 'nadamw', 'nesterov', 'momentum')),
+    'Submission folders under submissions/, comma-separated.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'quick',
+    False,
+    'One trial per baseline and workload, with its best point '
+    'from target setting (a demo, not a tuning result).',
+    flag_values=fv,
+  )
+  d.DEFINE_string(
+    'quick_base',
+    None,
+    'Quick mode: for a submission with no target-setting '
+    "runs of its own, take this algorithm's best point for the hyperparameters "
+    'they share (e.g. nadamw for the data-selection baselines).',
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'num_tuning_trials', 5, 'Trials per workload (full mode).', lower_bound=1, flag_values=fv
+  )
+  d.DEFINE_integer(
+    'num_studies',
+    1,
+    'Studies (full mode: independent tunings; quick mode: '
+    'the same point with another seed); scores use the median.',
+    lower_bound=1,
+    flag_values=fv,
+  )
   d.DEFINE_integer('rng_seed', 0, 'Seed of the plan.', lower_bound=0, flag_values=fv)
-  d.DEFINE_string('experiment_dir', os.path.join('experiments', 'suite'),
-                  'Where the logs and the scores go.', flag_values=fv)
-  d.DEFINE_boolean('overwrite', False, 'Delete earlier logs in experiment_dir first.',
-                   flag_values=fv)
+  d.DEFINE_string(
+    'experiment_dir',
+    os.path.join('experiments', 'suite'),
+    'Where the logs and the scores go.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'overwrite', False, 'Delete earlier logs in experiment_dir first.', flag_values=fv
+  )
   d.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'TFDS data directory.', flag_values=fv)
-  d.DEFINE_string('report_dir', None, 'Also write a Markdown report with its plots there '
-                  '(for committing, e.g. under docs/).', flag_values=fv)
+  d.DEFINE_string(
+    'report_dir',
+    None,
+    'Also write a Markdown report with its plots there (for committing, e.g. under docs/).',
+    flag_values=fv,
+  )
   d.DEFINE_string('report_title', 'Suite report', 'Title of that report.', flag_values=fv)
-  d.DEFINE_string('report_command', None, 'The command quoted in the report as the way to '
-                  'regenerate it (default: this command line).', flag_values=fv)
+  d.DEFINE_string(
+    'report_command',
+    None,
+    'The command quoted in the report as the way to regenerate it (default: this command line).',
+    flag_values=fv,
+  )
   _parse(fv, argv)
   names = _workload_names(fv.workload)
   subs = [s.strip() for s in fv.submissions.split(',') if s.strip()]
   from algoperf_like import suite
+
   for name in subs:
-    if not os.path.isfile(os.path.join(suite.target_setting.REPO, 'submissions', name,
-                                       'submission.py')):
+    if not os.path.isfile(
+      os.path.join(suite.target_setting.REPO, 'submissions', name, 'submission.py')
+    ):
       raise UsageError(f'--submissions: no submissions/{name}/submission.py')
   try:
-    plan = suite.plan_suite(names, subs, fv.experiment_dir, fv.quick, fv.num_tuning_trials,
-                            fv.rng_seed, fv.quick_base, fv.num_studies)
+    plan = suite.plan_suite(
+      names,
+      subs,
+      fv.experiment_dir,
+      fv.quick,
+      fv.num_tuning_trials,
+      fv.rng_seed,
+      fv.quick_base,
+      fv.num_studies,
+    )
   except ValueError as e:
     raise UsageError(str(e)) from None
   if fv.overwrite and os.path.exists(fv.experiment_dir):
     shutil.rmtree(fv.experiment_dir)
   quiet_libraries()
   from algoperf_like.executors import make_executor
+
   run_flags = _run_flags()
   # Suite trials last seconds to a minute: one checkpoint a minute bounds the loss.
   run_flags(['algoperf-like', f'--data_dir={fv.data_dir}', '--checkpoint_period_sec=60'])
-  print(f'{len(plan)} trials: {", ".join(subs)} on {", ".join(names)}'
-        + (' (quick: best known points)' if fv.quick else ''), file=sys.stderr)
+  print(
+    f'{len(plan)} trials: {", ".join(subs)} on {", ".join(names)}'
+    + (' (quick: best known points)' if fv.quick else ''),
+    file=sys.stderr,
+  )
   _run_plan(plan, run_flags, make_executor('local'))  # Failed trials count as not reached.
   output_dir = fv.experiment_dir.rstrip(os.sep) + '_scores'
-  score_args = ['--submission_directory', fv.experiment_dir, '--output_dir', output_dir,
-                '--expected_studies', str(fv.num_studies), '--reference', subs[0],
-                '--expected_trials', str(1 if fv.quick else fv.num_tuning_trials)]
+  score_args = [
+    '--submission_directory',
+    fv.experiment_dir,
+    '--output_dir',
+    output_dir,
+    '--expected_studies',
+    str(fv.num_studies),
+    '--reference',
+    subs[0],
+    '--expected_trials',
+    str(1 if fv.quick else fv.num_tuning_trials),
+  ]
   if fv.report_dir:
     command = fv.report_command or ' '.join(['algoperf-like', 'suite'] + list(argv))
-    score_args += ['--report_dir', fv.report_dir, '--report_title', fv.report_title,
-                   '--report_command', command]
+    score_args += [
+      '--report_dir',
+      fv.report_dir,
+      '--report_title',
+      fv.report_title,
+      '--report_command',
+      command,
+    ]
   rc = score_command(score_args)
   print(f'logs: {fv.experiment_dir}; scores and report: {output_dir}/report.html')
   return rc
@@ -399,12 +597,18 @@ def suite_command(argv: List[str]) -> int:
 def check_command(argv: List[str]) -> int:
   quiet_libraries()
   from algoperf_like import checker
+
   return checker.check_main(argv)
 
 
-COMMANDS = {'run': run_command, 'suite': suite_command, 'score': score_command,
-            'check': check_command, 'workloads': workloads_command,
-            'set-targets': set_targets_command}
+COMMANDS = {
+  'run': run_command,
+  'suite': suite_command,
+  'score': score_command,
+  'check': check_command,
+  'workloads': workloads_command,
+  'set-targets': set_targets_command,
+}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -418,6 +622,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 2
   from algoperf_like.search_space import SearchSpaceError
   from algoperf_like.submission import SubmissionError
+
   try:
     return COMMANDS[command](rest)
   except (UsageError, SearchSpaceError, SubmissionError) as e:

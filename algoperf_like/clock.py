@@ -23,6 +23,7 @@ CATEGORIES = ('setup', 'submission', 'eval', 'logging', 'checkpoint')
 def block_until_ready(tree: Any) -> None:
   """Wait until the device has computed every JAX array in ``tree``."""
   import jax  # Imported lazily so that the clock is testable without a device.
+
   for leaf in jax.tree.leaves(tree):
     if isinstance(leaf, jax.Array):
       leaf.block_until_ready()
@@ -36,8 +37,11 @@ class Clock:
     block: waits for a pytree of arrays (``block_until_ready``).
   """
 
-  def __init__(self, now: Callable[[], float] = time.perf_counter,
-               block: Callable[[Any], None] = block_until_ready) -> None:
+  def __init__(
+    self,
+    now: Callable[[], float] = time.perf_counter,
+    block: Callable[[Any], None] = block_until_ready,
+  ) -> None:
     self._now = now
     self._block = block
 
@@ -55,8 +59,10 @@ class Clock:
 @dataclasses.dataclass
 class TimeAccount:
   """Seconds spent per category, plus the wall clock that they must add up to."""
+
   seconds: Dict[str, float] = dataclasses.field(
-      default_factory=lambda: {c: 0.0 for c in CATEGORIES})
+    default_factory=lambda: {c: 0.0 for c in CATEGORIES}
+  )
 
   def add(self, category: str, seconds: float) -> None:
     if category not in self.seconds:

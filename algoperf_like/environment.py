@@ -10,8 +10,7 @@ import socket
 import subprocess
 from typing import Any, Dict
 
-_PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint',
-             'tensorflow-datasets', 'numpy')
+_PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'tensorflow-datasets', 'numpy')
 
 
 def _version(package: str) -> str:
@@ -35,10 +34,16 @@ def cpu_model() -> str:
 def git_commit(path: str) -> str:
   """The commit of the git checkout holding ``path`` ('unknown' outside git)."""
   try:
-    out = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=path, capture_output=True,
-                         text=True, timeout=10, check=True)
-    dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
-                           cwd=path, capture_output=True, text=True, timeout=10)
+    out = subprocess.run(
+      ['git', 'rev-parse', 'HEAD'], cwd=path, capture_output=True, text=True, timeout=10, check=True
+    )
+    dirty = subprocess.run(
+      ['git', 'status', '--porcelain', '--untracked-files=no'],
+      cwd=path,
+      capture_output=True,
+      text=True,
+      timeout=10,
+    )
     return out.stdout.strip() + ('-dirty' if dirty.stdout.strip() else '')
   except (OSError, subprocess.SubprocessError):
     return 'unknown'
@@ -52,16 +57,17 @@ def file_sha256(path: str) -> str:
 def fingerprint(submission_path: str | None = None) -> Dict[str, Any]:
   """Devices, library versions, CPU, host, harness commit and submission hash."""
   import jax
+
   devices = jax.devices()
   info: Dict[str, Any] = {
-      'device.platform': devices[0].platform,
-      'device.kind': devices[0].device_kind,
-      'device.count': len(devices),
-      'cpu.model': cpu_model(),
-      'cpu.count': os.cpu_count(),
-      'host.name': socket.gethostname(),
-      'python.version': platform.python_version(),
-      'harness.git_commit': git_commit(os.path.dirname(os.path.abspath(__file__))),
+    'device.platform': devices[0].platform,
+    'device.kind': devices[0].device_kind,
+    'device.count': len(devices),
+    'cpu.model': cpu_model(),
+    'cpu.count': os.cpu_count(),
+    'host.name': socket.gethostname(),
+    'python.version': platform.python_version(),
+    'harness.git_commit': git_commit(os.path.dirname(os.path.abspath(__file__))),
   }
   info.update({f'version.{p}': _version(p) for p in _PACKAGES})
   if submission_path and os.path.isfile(submission_path):

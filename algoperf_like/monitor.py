@@ -37,7 +37,9 @@ def last_eval_row(log_dir: str) -> Optional[Dict[str, str]]:
 def describe_summary(summary: Dict[str, Any]) -> str:
   if summary.get('time_to_target') is not None:
     return f'target reached in {summary["time_to_target"]:.2f}s of submission time'
-  reason = f': {summary["error"]}' if summary.get('status') == 'failed' and summary.get('error') else ''
+  reason = (
+    f': {summary["error"]}' if summary.get('status') == 'failed' and summary.get('error') else ''
+  )
   return f'target not reached ({summary.get("status")}{reason})'
 
 
@@ -46,9 +48,14 @@ class SweepMonitor:
 
   max_finished_rows = 10  # The live table lists the latest finished trials only.
 
-  def __init__(self, plan: Sequence[TrialSpec], targets: Dict[str, Dict[str, Any]],
-               stream: TextIO = sys.stderr, interval: float = 1.0,
-               live: Optional[bool] = None) -> None:
+  def __init__(
+    self,
+    plan: Sequence[TrialSpec],
+    targets: Dict[str, Dict[str, Any]],
+    stream: TextIO = sys.stderr,
+    interval: float = 1.0,
+    live: Optional[bool] = None,
+  ) -> None:
     self.plan = list(plan)
     self.targets = targets  # workload -> {'metric': name, 'target': value, 'budget': s}
     self.stream = stream
@@ -65,8 +72,10 @@ class SweepMonitor:
   def start(self) -> 'SweepMonitor':
     if self.live:
       from rich.live import Live
-      self._rich_live = Live(self._table(), console=self._console(), refresh_per_second=2,
-                             transient=False)
+
+      self._rich_live = Live(
+        self._table(), console=self._console(), refresh_per_second=2, transient=False
+      )
       self._rich_live.start()
     self._thread.start()
     return self
@@ -76,8 +85,11 @@ class SweepMonitor:
     self._finished[trial.log_dir] = summary
     if not self.live:
       done = len(self._finished)
-      print(f'[{done}/{len(self.plan)}] {self._label(trial)}: {describe_summary(summary)}',
-            file=self.stream, flush=True)
+      print(
+        f'[{done}/{len(self.plan)}] {self._label(trial)}: {describe_summary(summary)}',
+        file=self.stream,
+        flush=True,
+      )
 
   def stop(self) -> None:
     self._stop.set()
@@ -102,8 +114,9 @@ class SweepMonitor:
     self._seen_steps[trial.log_dir] = row['global_step']
     self._rows[trial.log_dir] = row
     if not self.live:
-      print(f'[{self._label(trial)}] {self._progress_text(trial, row)}', file=self.stream,
-            flush=True)
+      print(
+        f'[{self._label(trial)}] {self._progress_text(trial, row)}', file=self.stream, flush=True
+      )
 
   def _label(self, trial: TrialSpec) -> str:
     return f'{trial.workload} study {trial.study} trial {trial.trial}'
@@ -115,28 +128,37 @@ class SweepMonitor:
       metric = f'{float(metric):.4f}'
     except ValueError:
       pass
-    return (f'step {int(float(row["global_step"])):>7d} | submission '
-            f'{float(row["accumulated_submission_time"]):8.1f}s / {t["budget"]:.0f}s | '
-            f'validation/{t["metric"]} {metric} (target {t["target"]:g})')
+    return (
+      f'step {int(float(row["global_step"])):>7d} | submission '
+      f'{float(row["accumulated_submission_time"]):8.1f}s / {t["budget"]:.0f}s | '
+      f'validation/{t["metric"]} {metric} (target {t["target"]:g})'
+    )
 
   def counts(self) -> Dict[str, int]:
     failed = sum(1 for s in self._finished.values() if s.get('status') == 'failed')
-    running = sum(1 for t in self.plan if t.log_dir not in self._finished
-                  and os.path.isdir(t.log_dir))
-    return {'done': len(self._finished) - failed, 'failed': failed, 'running': running,
-            'to go': len(self.plan) - len(self._finished) - running}
+    running = sum(
+      1 for t in self.plan if t.log_dir not in self._finished and os.path.isdir(t.log_dir)
+    )
+    return {
+      'done': len(self._finished) - failed,
+      'failed': failed,
+      'running': running,
+      'to go': len(self.plan) - len(self._finished) - running,
+    }
 
   def _console(self):
     from rich.console import Console
+
     return Console(file=self.stream)
 
   def _table(self):
     from rich.table import Table
+
     c = self.counts()
     table = Table(title=' | '.join(f'{k} {v}' for k, v in c.items()), title_justify='left')
     for column in ('trial', 'status', 'progress'):
       table.add_column(column)
-    finished = [t for t in self.plan if t.log_dir in self._finished][-self.max_finished_rows:]
+    finished = [t for t in self.plan if t.log_dir in self._finished][-self.max_finished_rows :]
     for trial in finished:
       summary = self._finished[trial.log_dir]
       table.add_row(self._label(trial), summary.get('status', ''), describe_summary(summary))

@@ -15,10 +15,12 @@ def format_eval(label: str, record: Dict[str, Any]) -> str:
   metric = record['metric']
   metric_text = 'n/a' if metric is None else f'{metric:.4f}'
   mark = ' reached' if record['reached'] else ''
-  return (f'[{label}] step {record["global_step"]:>7d} | submission '
-          f'{record["submission_time"]:8.1f}s / {record["budget"]:.0f}s | '
-          f'validation/{record["metric_name"]} {metric_text} '
-          f'(target {record["target"]:g}){mark}')
+  return (
+    f'[{label}] step {record["global_step"]:>7d} | submission '
+    f'{record["submission_time"]:8.1f}s / {record["budget"]:.0f}s | '
+    f'validation/{record["metric_name"]} {metric_text} '
+    f'(target {record["target"]:g}){mark}'
+  )
 
 
 class EvalPrinter:
@@ -37,5 +39,6 @@ def format_summary(label: str, result) -> str:
     outcome = f'target reached in {result.time_to_target:.2f}s of submission time'
   else:
     outcome = f'target not reached ({result.status})'
-  return (f'{label}: {outcome}, {result.global_step} steps, seed {result.rng_seed}, '
-          f'logs {result.log_dir}')
+  return (
+    f'{label}: {outcome}, {result.global_step} steps, seed {result.rng_seed}, logs {result.log_dir}'
+  )

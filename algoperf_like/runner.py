@@ -62,6 +62,7 @@ class RunConfig:
       checkpoint writes (tens of ms each), which are not submission time but are wall time.
     resume: continue from the trial's latest checkpoint when there is one.
   """
+
   data_dir: Optional[str] = None
   tuning_ruleset: str = 'external'
   max_global_steps: Optional[int] = None
@@ -76,6 +77,7 @@ class RunConfig:
 @dataclasses.dataclass
 class TrialResult:
   """What a trial ends with (also written to ``trial_summary.json``)."""
+
   status: str  # target_reached | budget_exhausted | max_steps | training_complete | failed
   #              (| interrupted: Ctrl-C, no summary written)
   time_to_target: Optional[float]
@@ -101,11 +103,17 @@ def budget_seconds(workload: spec.Workload, config: RunConfig) -> float:
   return budget * (SELF_TUNING_BUDGET_FACTOR if config.tuning_ruleset == 'self' else 1.0)
 
 
-def train_once(workload: spec.Workload, submission: Submission, hyperparameters: Any,
-               rng_seed: int, log_dir: Optional[str], config: RunConfig,
-               on_eval: Optional[Callable[[Dict[str, Any]], None]] = None,
-               flags: Optional[Dict[str, Any]] = None, clock: Optional[Clock] = None
-               ) -> TrialResult:
+def train_once(
+  workload: spec.Workload,
+  submission: Submission,
+  hyperparameters: Any,
+  rng_seed: int,
+  log_dir: Optional[str],
+  config: RunConfig,
+  on_eval: Optional[Callable[[Dict[str, Any]], None]] = None,
+  flags: Optional[Dict[str, Any]] = None,
+  clock: Optional[Clock] = None,
+) -> TrialResult:
   """Train ``workload`` with ``submission`` and return how it went.
 
   Args:
@@ -135,26 +143,29 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
   data_key, init_key, opt_key, loop_key = jax.random.split(key, 4)
   queue_batch_size = batch_size
   if submission.get_candidate_batch_size is not None:  # Selection from larger candidates.
-    queue_batch_size = checked_batch_size(submission, workload.workload_name,
-                                          jax.device_count(), 'get_candidate_batch_size')
-  input_queue = workload._build_input_queue(data_key, 'train', config.data_dir,
-                                            queue_batch_size)
+    queue_batch_size = checked_batch_size(
+      submission, workload.workload_name, jax.device_count(), 'get_candidate_batch_size'
+    )
+  input_queue = workload._build_input_queue(data_key, 'train', config.data_dir, queue_batch_size)
   params, model_state = workload.init_model_fn(init_key)
   if jax.device_count() > 1:  # Data parallel: every device holds the whole model.
     params, model_state = jax_sharding_utils.replicate((params, model_state))
-  optimizer_state = submission.init_optimizer_state(workload, params, model_state,
-                                                    hyperparameters, opt_key)
+  optimizer_state = submission.init_optimizer_state(
+    workload, params, model_state, hyperparameters, opt_key
+  )
   step_keys = StepKeys(loop_key)
   step_keys.at(0)  # Compile the key generator outside the timed loop.
   checkpointer = TrialCheckpointer(log_dir) if log_dir and config.save_checkpoints else None
   resumed = None
   if config.resume and checkpointer and checkpointer.latest():
     (optimizer_state, params, model_state), resumed = checkpointer.restore(
-        (optimizer_state, params, model_state))
+      (optimizer_state, params, model_state)
+    )
     if resumed.get('input_queue') is not None:
       input_queue.set_state(resumed['input_queue'])
-    trial_logs.drop_rows_after(os.path.join(log_dir, 'eval_measurements.csv'),
-                               resumed['global_step'])
+    trial_logs.drop_rows_after(
+      os.path.join(log_dir, 'eval_measurements.csv'), resumed['global_step']
+    )
   t = clock.read(wait_for=(params, model_state, optimizer_state))
   account.add('setup', t - wall_start)
 
@@ -162,14 +173,20 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
   workload.attach_metrics_logger(logger)
   preemption_count = resumed['preemption_count'] + 1 if resumed else 0
   if log_dir:
-    trial_logs.write_json(os.path.join(log_dir, 'hparams.json'),
-                          hyperparameters._asdict() if hasattr(hyperparameters, '_asdict')
-                          else hyperparameters)
+    trial_logs.write_json(
+      os.path.join(log_dir, 'hparams.json'),
+      hyperparameters._asdict() if hasattr(hyperparameters, '_asdict') else hyperparameters,
+    )
     meta = environment.fingerprint(submission.path)
-    meta.update({f'workload.{k}': v for k, v in
-                 dataclasses.asdict(workload.constants).items()})
-    meta.update({'rng_seed': rng_seed, 'global_batch_size': batch_size,
-                 'tuning_ruleset': config.tuning_ruleset, 'budget_sec': budget})
+    meta.update({f'workload.{k}': v for k, v in dataclasses.asdict(workload.constants).items()})
+    meta.update(
+      {
+        'rng_seed': rng_seed,
+        'global_batch_size': batch_size,
+        'tuning_ruleset': config.tuning_ruleset,
+        'budget_sec': budget,
+      }
+    )
     k = trial_logs.next_index(log_dir, 'meta_data')
     trial_logs.write_json(os.path.join(log_dir, f'meta_data_{k}.json'), meta)
     trial_logs.write_json(os.path.join(log_dir, f'flags_{k}.json'), flags or {})
@@ -178,11 +195,17 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
 
   # ----- Timed loop. -----
   state: Dict[str, Any] = {
-      'accumulated_submission_time': 0.0, 'accumulated_eval_time': 0.0,
-      'accumulated_logging_time': 0.0, 'last_eval_time': None,
-      'max_allowed_runtime_sec': budget, 'time_remaining_sec': budget,
-      'is_time_remaining': True, 'validation_goal_reached': False,
-      'training_complete': False, 'global_step': 0}
+    'accumulated_submission_time': 0.0,
+    'accumulated_eval_time': 0.0,
+    'accumulated_logging_time': 0.0,
+    'last_eval_time': None,
+    'max_allowed_runtime_sec': budget,
+    'time_remaining_sec': budget,
+    'is_time_remaining': True,
+    'validation_goal_reached': False,
+    'training_complete': False,
+    'global_step': 0,
+  }
   train_state = types.MappingProxyType(state)  # Read-only view for update_params.
   eval_results: List[Dict[str, Any]] = []
   eval_history: List[tuple] = []  # AlgoPerf passes [(step, eval_result), ...].
@@ -192,8 +215,12 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
     global_step, time_to_target = resumed['global_step'], resumed['time_to_target']
     eval_history = [tuple(item) for item in resumed['eval_history']]
     duration_offset = resumed['total_duration']
-    for name in ('accumulated_submission_time', 'accumulated_eval_time',
-                 'accumulated_logging_time', 'last_eval_time'):
+    for name in (
+      'accumulated_submission_time',
+      'accumulated_eval_time',
+      'accumulated_logging_time',
+      'last_eval_time',
+    ):
       state[name] = resumed[name]
     state['global_step'] = global_step
   segment_start = t_loop  # Start of the current stretch of submission time.
@@ -206,16 +233,34 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
   try:
     while status is None:
       ds_key, update_key, prep_key, eval_key = step_keys.at(global_step)
-      batch = submission.data_selection(workload, input_queue, optimizer_state, params,
-                                        model_state, hyperparameters, global_step, ds_key)
+      batch = submission.data_selection(
+        workload,
+        input_queue,
+        optimizer_state,
+        params,
+        model_state,
+        hyperparameters,
+        global_step,
+        ds_key,
+      )
       weights = batch.get('weights') if isinstance(batch, dict) else None
       if weights is not None and len(weights) < batch_size:  # A smaller selection: pad.
         batch = pad_batch(batch, batch_size)
       try:
         optimizer_state, params, model_state = submission.update_params(
-            workload, params, workload.model_params_types, model_state, hyperparameters,
-            batch, workload.loss_type, optimizer_state, eval_history, global_step,
-            update_key, **update_kwargs)
+          workload,
+          params,
+          workload.model_params_types,
+          model_state,
+          hyperparameters,
+          batch,
+          workload.loss_type,
+          optimizer_state,
+          eval_history,
+          global_step,
+          update_key,
+          **update_kwargs,
+        )
       except spec.TrainingCompleteError:
         state['training_complete'] = True
       global_step += 1
@@ -239,8 +284,17 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
       submission_time = state['accumulated_submission_time'] + (t - segment_start)
       if submission.prepare_for_eval is not None:
         optimizer_state, params, model_state = submission.prepare_for_eval(
-            workload, params, workload.model_params_types, model_state, hyperparameters,
-            workload.loss_type, optimizer_state, eval_history, global_step, prep_key)
+          workload,
+          params,
+          workload.model_params_types,
+          model_state,
+          hyperparameters,
+          workload.loss_type,
+          optimizer_state,
+          eval_history,
+          global_step,
+          prep_key,
+        )
         t_prep = clock.read(wait_for=(optimizer_state, params, model_state))
         submission_time += t_prep - t
         t = t_prep
@@ -249,8 +303,9 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
       state['time_remaining_sec'] = budget - submission_time
       state['is_time_remaining'] = submission_time < budget
 
-      result = workload.eval_model(workload.eval_batch_size, params, model_state, eval_key,
-                                   config.data_dir, None, global_step)
+      result = workload.eval_model(
+        workload.eval_batch_size, params, model_state, eval_key, config.data_dir, None, global_step
+      )
       t_eval = clock.read(wait_for=result)
       account.add('eval', t_eval - t)
       state['accumulated_eval_time'] = previous_eval_time + account.seconds['eval']
@@ -260,11 +315,16 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
       if reached and time_to_target is None:
         time_to_target = submission_time
       state['validation_goal_reached'] = bool(time_to_target is not None)
-      row = dict(result, global_step=global_step, preemption_count=preemption_count,
-                 accumulated_submission_time=submission_time,
-                 accumulated_eval_time=state['accumulated_eval_time'],
-                 accumulated_logging_time=state['accumulated_logging_time'],
-                 score=submission_time, total_duration=duration_offset + t_eval - wall_start)
+      row = dict(
+        result,
+        global_step=global_step,
+        preemption_count=preemption_count,
+        accumulated_submission_time=submission_time,
+        accumulated_eval_time=state['accumulated_eval_time'],
+        accumulated_logging_time=state['accumulated_logging_time'],
+        score=submission_time,
+        total_duration=duration_offset + t_eval - wall_start,
+      )
       eval_results.append(row)
       eval_history.append((global_step, result))
 
@@ -280,25 +340,45 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
       if logger:
         logger.append_scalar_metrics(row, global_step, preemption_count, is_eval=True)
       if on_eval:
-        on_eval({'global_step': global_step, 'submission_time': submission_time,
-                 'budget': budget, 'metric_name': workload.target_metric_name,
-                 'metric': result.get(f'validation/{workload.target_metric_name}'),
-                 'target': workload.validation_target_value, 'reached': reached,
-                 'status': status})
+        on_eval(
+          {
+            'global_step': global_step,
+            'submission_time': submission_time,
+            'budget': budget,
+            'metric_name': workload.target_metric_name,
+            'metric': result.get(f'validation/{workload.target_metric_name}'),
+            'target': workload.validation_target_value,
+            'reached': reached,
+            'status': status,
+          }
+        )
       t_logged = clock.read()
       account.add('logging', t_logged - t_eval)
       state['accumulated_logging_time'] = previous_logging_time + account.seconds['logging']
-      if checkpointer and (last_checkpoint is None
-                           or t_logged - last_checkpoint >= config.checkpoint_period_sec):
+      if checkpointer and (
+        last_checkpoint is None or t_logged - last_checkpoint >= config.checkpoint_period_sec
+      ):
         last_checkpoint = t_logged
-        checkpointer.save((optimizer_state, params, model_state), {
-            'global_step': global_step, 'time_to_target': time_to_target,
+        checkpointer.save(
+          (optimizer_state, params, model_state),
+          {
+            'global_step': global_step,
+            'time_to_target': time_to_target,
             'preemption_count': preemption_count,
             'eval_history': eval_history,
             'total_duration': duration_offset + t_logged - wall_start,
             'input_queue': input_queue.get_state() if hasattr(input_queue, 'get_state') else None,
-            **{k: state[k] for k in ('accumulated_submission_time', 'accumulated_eval_time',
-                                     'accumulated_logging_time', 'last_eval_time')}})
+            **{
+              k: state[k]
+              for k in (
+                'accumulated_submission_time',
+                'accumulated_eval_time',
+                'accumulated_logging_time',
+                'last_eval_time',
+              )
+            },
+          },
+        )
       segment_start = clock.read()
       account.add('checkpoint', segment_start - t_logged)
       if not _finite(result, params):  # Diverged: no later step can reach the target.
@@ -318,11 +398,18 @@ def train_once(workload: spec.Workload, submission: Submission, hyperparameters:
     account.add('submission' if status in (None, 'failed') else 'logging', t_end - segment_start)
     wall = t_end - wall_start
     trial = TrialResult(
-        status=status or 'failed', time_to_target=time_to_target, global_step=global_step,
-        accumulated_submission_time=state['accumulated_submission_time'],
-        rng_seed=rng_seed, log_dir=log_dir, timing=account.as_dict(),
-        wall_clock_s=wall, timing_adds_up=account.adds_up(wall),
-        eval_results=eval_results, error=error)
+      status=status or 'failed',
+      time_to_target=time_to_target,
+      global_step=global_step,
+      accumulated_submission_time=state['accumulated_submission_time'],
+      rng_seed=rng_seed,
+      log_dir=log_dir,
+      timing=account.as_dict(),
+      wall_clock_s=wall,
+      timing_adds_up=account.adds_up(wall),
+      eval_results=eval_results,
+      error=error,
+    )
     if log_dir and status != 'interrupted':
       trial_logs.write_json(os.path.join(log_dir, trial_logs.SUMMARY_FILE), trial.summary())
   return trial
@@ -334,9 +421,11 @@ def pad_batch(batch: Dict[str, Any], size: int) -> Dict[str, Any]:
   A selection method may train on fewer examples than ``get_batch_size``; a
   fixed shape keeps the submission's jitted step from recompiling.
   """
+
   def pad(x):
     x = np.asarray(x)
     return np.concatenate([x, np.zeros((size - len(x),) + x.shape[1:], x.dtype)])
+
   return {k: pad(v) for k, v in batch.items()}
 
 
@@ -353,6 +442,9 @@ def _finite(result: Dict[str, Any], params: Any) -> bool:
   """Whether every evaluation metric and every floating-point parameter is finite."""
   if any(isinstance(v, float) and not math.isfinite(v) for v in result.values()):
     return False
-  leaves = [x for x in jax.tree.leaves(params)
-            if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jnp.floating)]
+  leaves = [
+    x
+    for x in jax.tree.leaves(params)
+    if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jnp.floating)
+  ]
   return not leaves or bool(_all_finite(leaves))

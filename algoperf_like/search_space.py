@@ -47,30 +47,30 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    "HALTON_SKIP",
-    "SearchSpaceError",
-    "RangeParameter",
-    "DiscreteParameter",
-    "SearchSpace",
-    "QuasirandomDraw",
-    "parse_search_space",
-    "load_search_space",
-    "halton_primes",
-    "scrambled_radical_inverse",
-    "halton_sequence",
-    "scale_unit_value",
-    "quasirandom_points",
-    "quasirandom_search",
-    "generate_search",
-    "make_hyperparameters",
+  'HALTON_SKIP',
+  'SearchSpaceError',
+  'RangeParameter',
+  'DiscreteParameter',
+  'SearchSpace',
+  'QuasirandomDraw',
+  'parse_search_space',
+  'load_search_space',
+  'halton_primes',
+  'scrambled_radical_inverse',
+  'halton_sequence',
+  'scale_unit_value',
+  'quasirandom_points',
+  'quasirandom_search',
+  'generate_search',
+  'make_hyperparameters',
 ]
 
 #: Number of leading Halton points AlgoPerf discards (``skip=100``).
 HALTON_SKIP = 100
 
-_SCALINGS = ("log", "linear")
-_RANGE_KEYS = frozenset({"min", "max", "scaling"})
-_DISCRETE_KEYS = frozenset({"feasible_points"})
+_SCALINGS = ('log', 'linear')
+_RANGE_KEYS = frozenset({'min', 'max', 'scaling'})
+_DISCRETE_KEYS = frozenset({'feasible_points'})
 
 
 class SearchSpaceError(ValueError):
@@ -83,18 +83,17 @@ class SearchSpaceError(ValueError):
   attributes.
   """
 
-  def __init__(self, problem: str, *, key: str | None = None,
-               source: str | None = None):
-    self.problem = " ".join(str(problem).split())  # force a single line
+  def __init__(self, problem: str, *, key: str | None = None, source: str | None = None):
+    self.problem = ' '.join(str(problem).split())  # force a single line
     self.key = key
     self.source = source
     parts = []
     if source is not None:
       parts.append(str(source))
     if key is not None:
-      parts.append(f"hyperparameter {key!r}")
+      parts.append(f'hyperparameter {key!r}')
     parts.append(self.problem)
-    super().__init__(": ".join(parts))
+    super().__init__(': '.join(parts))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,23 +103,25 @@ class RangeParameter:
   ``min``/``max`` keep the numeric type they were given (int or float) so that
   the scaling arithmetic is exactly AlgoPerf's.
   """
+
   name: str
   min: float
   max: float
   scaling: str  # "log" or "linear"
 
   def to_json(self) -> dict[str, Any]:
-    return {"min": self.min, "max": self.max, "scaling": self.scaling}
+    return {'min': self.min, 'max': self.max, 'scaling': self.scaling}
 
 
 @dataclasses.dataclass(frozen=True)
 class DiscreteParameter:
   """A discrete hyperparameter drawn uniformly from ``feasible_points``."""
+
   name: str
   feasible_points: tuple
 
   def to_json(self) -> dict[str, Any]:
-    return {"feasible_points": list(self.feasible_points)}
+    return {'feasible_points': list(self.feasible_points)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +133,7 @@ class SearchSpace:
   base, each hyperparameter gets) and ``fixed_points`` (a list of fixed
   points) is set.  ``source`` is the file the space was loaded from, if any.
   """
+
   parameters: tuple[RangeParameter | DiscreteParameter, ...] | None = None
   fixed_points: tuple[Mapping[str, Any], ...] | None = None
   source: str | None = None
@@ -139,7 +141,7 @@ class SearchSpace:
   @property
   def kind(self) -> str:
     """``"quasirandom"`` for a dict space, ``"fixed"`` for a list of points."""
-    return "quasirandom" if self.parameters is not None else "fixed"
+    return 'quasirandom' if self.parameters is not None else 'fixed'
 
   @property
   def is_fixed(self) -> bool:
@@ -173,94 +175,97 @@ class SearchSpace:
 def _check_name(name: Any, source: str | None) -> str:
   if not isinstance(name, str) or not name:
     raise SearchSpaceError(
-        f"hyperparameter names must be non-empty strings, got {name!r}",
-        source=source)
+      f'hyperparameter names must be non-empty strings, got {name!r}', source=source
+    )
   # Submissions read hyperparameters by attribute (``hyperparameters.lr``), and
   # AlgoPerf builds a namedtuple from the names, so they must be identifiers.
-  if (not name.isidentifier() or keyword.iskeyword(name)
-      or name.startswith("_")):
+  if not name.isidentifier() or keyword.iskeyword(name) or name.startswith('_'):
     raise SearchSpaceError(
-        "name is not usable as an attribute (must be a Python identifier, not "
-        "a keyword, not starting with '_')", key=name, source=source)
+      'name is not usable as an attribute (must be a Python identifier, not '
+      "a keyword, not starting with '_')",
+      key=name,
+      source=source,
+    )
   return name
 
 
-def _check_bound(value: Any, which: str, name: str,
-                 source: str | None) -> float:
+def _check_bound(value: Any, which: str, name: str, source: str | None) -> float:
   if isinstance(value, bool) or not isinstance(value, (int, float)):
     raise SearchSpaceError(
-        f"{which!r} must be a number, got {value!r} ({type(value).__name__})",
-        key=name, source=source)
+      f'{which!r} must be a number, got {value!r} ({type(value).__name__})', key=name, source=source
+    )
   if not math.isfinite(value):
-    raise SearchSpaceError(f"{which!r} must be finite, got {value!r}",
-                           key=name, source=source)
+    raise SearchSpaceError(f'{which!r} must be finite, got {value!r}', key=name, source=source)
   return value
 
 
-def _parse_entry(name: str, entry: Any,
-                 source: str | None) -> RangeParameter | DiscreteParameter:
+def _parse_entry(name: str, entry: Any, source: str | None) -> RangeParameter | DiscreteParameter:
   if not isinstance(entry, Mapping):
     raise SearchSpaceError(
-        "entry must be an object with 'min'/'max'/'scaling' or "
-        f"'feasible_points', got {type(entry).__name__}",
-        key=name, source=source)
+      "entry must be an object with 'min'/'max'/'scaling' or "
+      f"'feasible_points', got {type(entry).__name__}",
+      key=name,
+      source=source,
+    )
   keys = set(entry.keys())
   unknown = sorted(str(k) for k in keys - _RANGE_KEYS - _DISCRETE_KEYS)
   if unknown:
     raise SearchSpaceError(
-        f"unknown entry key(s) {', '.join(repr(k) for k in unknown)} "
-        "(allowed: 'min', 'max', 'scaling' or 'feasible_points')",
-        key=name, source=source)
-  if "feasible_points" in keys:
+      f'unknown entry key(s) {", ".join(repr(k) for k in unknown)} '
+      "(allowed: 'min', 'max', 'scaling' or 'feasible_points')",
+      key=name,
+      source=source,
+    )
+  if 'feasible_points' in keys:
     if keys & _RANGE_KEYS:
-      extra = ", ".join(repr(k) for k in sorted(keys & _RANGE_KEYS))
+      extra = ', '.join(repr(k) for k in sorted(keys & _RANGE_KEYS))
       raise SearchSpaceError(
-          f"'feasible_points' cannot be combined with {extra}",
-          key=name, source=source)
-    points = entry["feasible_points"]
+        f"'feasible_points' cannot be combined with {extra}", key=name, source=source
+      )
+    points = entry['feasible_points']
     if not isinstance(points, (list, tuple)):
       raise SearchSpaceError(
-          f"'feasible_points' must be a list, got {type(points).__name__}",
-          key=name, source=source)
+        f"'feasible_points' must be a list, got {type(points).__name__}", key=name, source=source
+      )
     if len(points) == 0:
-      raise SearchSpaceError("'feasible_points' is empty", key=name,
-                             source=source)
+      raise SearchSpaceError("'feasible_points' is empty", key=name, source=source)
     return DiscreteParameter(name=name, feasible_points=tuple(points))
 
-  missing = [k for k in ("min", "max", "scaling") if k not in keys]
+  missing = [k for k in ('min', 'max', 'scaling') if k not in keys]
   if missing:
     raise SearchSpaceError(
-        f"missing key(s) {', '.join(repr(k) for k in missing)} "
-        "(a range needs 'min', 'max' and 'scaling')",
-        key=name, source=source)
-  scaling = entry["scaling"]
+      f'missing key(s) {", ".join(repr(k) for k in missing)} '
+      "(a range needs 'min', 'max' and 'scaling')",
+      key=name,
+      source=source,
+    )
+  scaling = entry['scaling']
   if scaling not in _SCALINGS:
     raise SearchSpaceError(
-        f"unknown scaling {scaling!r} (expected 'log' or 'linear')",
-        key=name, source=source)
-  lo = _check_bound(entry["min"], "min", name, source)
-  hi = _check_bound(entry["max"], "max", name, source)
+      f"unknown scaling {scaling!r} (expected 'log' or 'linear')", key=name, source=source
+    )
+  lo = _check_bound(entry['min'], 'min', name, source)
+  hi = _check_bound(entry['max'], 'max', name, source)
   if lo > hi:
-    raise SearchSpaceError(f"min ({lo!r}) > max ({hi!r})", key=name,
-                           source=source)
-  if scaling == "log" and lo <= 0:
+    raise SearchSpaceError(f'min ({lo!r}) > max ({hi!r})', key=name, source=source)
+  if scaling == 'log' and lo <= 0:
     raise SearchSpaceError(
-        f"log scaling needs positive bounds, got min={lo!r}, max={hi!r}",
-        key=name, source=source)
+      f'log scaling needs positive bounds, got min={lo!r}, max={hi!r}', key=name, source=source
+    )
   return RangeParameter(name=name, min=lo, max=hi, scaling=scaling)
 
 
-def _parse_fixed_points(points: Sequence[Any],
-                        source: str | None) -> tuple[dict[str, Any], ...]:
+def _parse_fixed_points(points: Sequence[Any], source: str | None) -> tuple[dict[str, Any], ...]:
   parsed = []
   first_keys = None
   for i, point in enumerate(points):
     if not isinstance(point, Mapping):
       raise SearchSpaceError(
-          f"fixed point #{i} must be an object of hyperparameter values, got "
-          f"{type(point).__name__}", source=source)
+        f'fixed point #{i} must be an object of hyperparameter values, got {type(point).__name__}',
+        source=source,
+      )
     if len(point) == 0:
-      raise SearchSpaceError(f"fixed point #{i} is empty", source=source)
+      raise SearchSpaceError(f'fixed point #{i} is empty', source=source)
     for name in point:
       _check_name(name, source)
     keys = list(point.keys())
@@ -272,19 +277,20 @@ def _parse_fixed_points(points: Sequence[Any],
       key = (missing or extra)[0]
       detail = []
       if missing:
-        detail.append(f"missing {', '.join(repr(k) for k in missing)}")
+        detail.append(f'missing {", ".join(repr(k) for k in missing)}')
       if extra:
-        detail.append(f"extra {', '.join(repr(k) for k in extra)}")
+        detail.append(f'extra {", ".join(repr(k) for k in extra)}')
       raise SearchSpaceError(
-          f"fixed point #{i} has different keys than fixed point #0 "
-          f"({'; '.join(detail)})", key=key, source=source)
+        f'fixed point #{i} has different keys than fixed point #0 ({"; ".join(detail)})',
+        key=key,
+        source=source,
+      )
     # Keep the key order of the first point for every point.
     parsed.append({k: point[k] for k in first_keys})
   return tuple(parsed)
 
 
-def parse_search_space(obj: Any, source: str | os.PathLike | None = None
-                       ) -> SearchSpace:
+def parse_search_space(obj: Any, source: str | os.PathLike | None = None) -> SearchSpace:
   """Validate a decoded ``tuning_search_space.json`` and return a SearchSpace.
 
   Args:
@@ -302,8 +308,7 @@ def parse_search_space(obj: Any, source: str | os.PathLike | None = None
   src = None if source is None else os.fspath(source)
   if isinstance(obj, Mapping):
     if len(obj) == 0:
-      raise SearchSpaceError("search space is empty (no hyperparameters)",
-                             source=src)
+      raise SearchSpaceError('search space is empty (no hyperparameters)', source=src)
     params = []
     for name, entry in obj.items():
       _check_name(name, src)
@@ -311,12 +316,13 @@ def parse_search_space(obj: Any, source: str | os.PathLike | None = None
     return SearchSpace(parameters=tuple(params), source=src)
   if isinstance(obj, (list, tuple)):
     if len(obj) == 0:
-      raise SearchSpaceError("search space is empty (no fixed points)",
-                             source=src)
+      raise SearchSpaceError('search space is empty (no fixed points)', source=src)
     return SearchSpace(fixed_points=_parse_fixed_points(obj, src), source=src)
   raise SearchSpaceError(
-      "search space must be a JSON object {name: {...}} or a list of fixed "
-      f"points, got {type(obj).__name__}", source=src)
+    'search space must be a JSON object {name: {...}} or a list of fixed '
+    f'points, got {type(obj).__name__}',
+    source=src,
+  )
 
 
 def _no_duplicate_keys(source: str):
@@ -325,10 +331,13 @@ def _no_duplicate_keys(source: str):
     for key, value in pairs:
       if key in seen:
         raise SearchSpaceError(
-            "duplicate key in JSON object (JSON loaders silently keep the "
-            "last value)", key=key, source=source)
+          'duplicate key in JSON object (JSON loaders silently keep the last value)',
+          key=key,
+          source=source,
+        )
       seen[key] = value
     return seen
+
   return hook
 
 
@@ -342,17 +351,16 @@ def load_search_space(path: str | os.PathLike) -> SearchSpace:
   """
   src = os.fspath(path)
   try:
-    with open(src, "r", encoding="utf-8") as f:
+    with open(src, 'r', encoding='utf-8') as f:
       text = f.read()
   except (OSError, UnicodeDecodeError) as e:
-    raise SearchSpaceError(f"cannot read search space file: {e}",
-                           source=src) from e
+    raise SearchSpaceError(f'cannot read search space file: {e}', source=src) from e
   try:
     obj = json.loads(text, object_pairs_hook=_no_duplicate_keys(src))
   except json.JSONDecodeError as e:
     raise SearchSpaceError(
-        f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
-        source=f"{src}:{e.lineno}") from e
+      f'invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}', source=f'{src}:{e.lineno}'
+    ) from e
   return parse_search_space(obj, source=src)
 
 
@@ -366,10 +374,10 @@ def _odd_primes_below(n: int) -> list[int]:
   if n <= 3:
     return []
   is_prime = bytearray([1]) * n
-  is_prime[0:2] = b"\x00\x00"
+  is_prime[0:2] = b'\x00\x00'
   for p in range(2, math.isqrt(n - 1) + 1):
     if is_prime[p]:
-      is_prime[p * p::p] = bytearray(len(range(p * p, n, p)))
+      is_prime[p * p :: p] = bytearray(len(range(p * p, n, p)))
   return [p for p in range(3, n) if is_prime[p]]
 
 
@@ -385,12 +393,12 @@ def halton_primes(num_dims: int) -> tuple[int, ...]:
   ``d``-th hyperparameter in file order) uses base ``P_k[-num_dims-1+d]``.
   """
   if num_dims < 1:
-    raise ValueError(f"num_dims must be >= 1, got {num_dims}")
+    raise ValueError(f'num_dims must be >= 1, got {num_dims}')
   k = 1
   while True:
     primes = _odd_primes_below(1000 * k)
     if len(primes) >= num_dims + 1:
-      return tuple(primes[-num_dims - 1:-1])
+      return tuple(primes[-num_dims - 1 : -1])
     k += 1
 
 
@@ -410,8 +418,7 @@ def _scramble(base: int) -> tuple[tuple[int, ...], float]:
   return (0, *digits), shift
 
 
-def scrambled_radical_inverse(index: int, base: int,
-                              sigma: Sequence[int]) -> float:
+def scrambled_radical_inverse(index: int, base: int, sigma: Sequence[int]) -> float:
   """Scrambled radical inverse ``phi_b^sigma(i)``.
 
   Writing ``i = sum_{k>=0} a_k b^k`` with digits ``a_k in {0..b-1}``, the
@@ -435,8 +442,9 @@ def scrambled_radical_inverse(index: int, base: int,
   return total
 
 
-def halton_sequence(num_samples: int, num_dims: int,
-                    skip: int = HALTON_SKIP) -> list[tuple[float, ...]]:
+def halton_sequence(
+  num_samples: int, num_dims: int, skip: int = HALTON_SKIP
+) -> list[tuple[float, ...]]:
   """Points ``skip+1 .. skip+num_samples`` of AlgoPerf's Halton sequence.
 
   The ``i``-th point (``i >= 1``) of the ``num_dims``-dimensional sequence is
@@ -456,21 +464,22 @@ def halton_sequence(num_samples: int, num_dims: int,
   points of a longer draw are exactly the points of a draw of size ``n``.
   """
   if num_samples < 0:
-    raise ValueError(f"num_samples must be >= 0, got {num_samples}")
+    raise ValueError(f'num_samples must be >= 0, got {num_samples}')
   if skip < 0:
-    raise ValueError(f"skip must be >= 0, got {skip}")
+    raise ValueError(f'skip must be >= 0, got {skip}')
   columns = []
   for base in halton_primes(num_dims):
     sigma, shift = _scramble(base)
-    columns.append([
+    columns.append(
+      [
         math.fmod(scrambled_radical_inverse(i, base, sigma) + shift, 1.0)
         for i in range(skip + 1, skip + num_samples + 1)
-    ])
+      ]
+    )
   return list(zip(*columns))
 
 
-def scale_unit_value(param: RangeParameter | DiscreteParameter,
-                     u: float) -> Any:
+def scale_unit_value(param: RangeParameter | DiscreteParameter, u: float) -> Any:
   """Map a unit-interval coordinate ``u in [0, 1)`` to a hyperparameter value.
 
   * log range:     ``min * exp(u * ln(max / min))``  (log-uniform);
@@ -484,7 +493,7 @@ def scale_unit_value(param: RangeParameter | DiscreteParameter,
   if isinstance(param, DiscreteParameter):
     n = len(param.feasible_points)
     return param.feasible_points[min(int(math.floor(u * n)), n - 1)]
-  if param.scaling == "log":
+  if param.scaling == 'log':
     return float(param.min * math.exp(u * math.log(param.max / param.min)))
   return float(u * (param.max - param.min) + param.min)
 
@@ -492,13 +501,13 @@ def scale_unit_value(param: RangeParameter | DiscreteParameter,
 def _require_quasirandom(space: SearchSpace) -> None:
   if space.parameters is None:
     raise ValueError(
-        "quasirandom search needs a dict search space; this space is a list "
-        "of fixed points")
+      'quasirandom search needs a dict search space; this space is a list of fixed points'
+    )
 
 
-def quasirandom_points(space: SearchSpace | Mapping | Sequence,
-                       num_points: int,
-                       skip: int = HALTON_SKIP) -> list[dict[str, Any]]:
+def quasirandom_points(
+  space: SearchSpace | Mapping | Sequence, num_points: int, skip: int = HALTON_SKIP
+) -> list[dict[str, Any]]:
   """The first ``num_points`` quasirandom points of ``space``, in Halton order.
 
   Element ``j`` is the ``(skip + 1 + j)``-th Halton point
@@ -510,8 +519,10 @@ def quasirandom_points(space: SearchSpace | Mapping | Sequence,
   space = parse_search_space(space)
   _require_quasirandom(space)
   params = space.parameters
-  return [{p.name: scale_unit_value(p, u) for p, u in zip(params, point)}
-          for point in halton_sequence(num_points, len(params), skip=skip)]
+  return [
+    {p.name: scale_unit_value(p, u) for p, u in zip(params, point)}
+    for point in halton_sequence(num_points, len(params), skip=skip)
+  ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -521,29 +532,33 @@ class QuasirandomDraw:
   ``points[j] == quasirandom_points(space, n)[order[j]]``; the Halton sequence
   index of ``points[j]`` is ``halton_indices[j] = skip + 1 + order[j]``.
   """
+
   points: tuple[dict[str, Any], ...]
   order: tuple[int, ...]
   halton_indices: tuple[int, ...]
 
   def to_json(self) -> dict[str, Any]:
-    return {"points": [dict(p) for p in self.points],
-            "order": list(self.order),
-            "halton_indices": list(self.halton_indices)}
+    return {
+      'points': [dict(p) for p in self.points],
+      'order': list(self.order),
+      'halton_indices': list(self.halton_indices),
+    }
 
 
-def _as_generator(rng: np.random.Generator | int | np.random.SeedSequence
-                  ) -> np.random.Generator:
+def _as_generator(rng: np.random.Generator | int | np.random.SeedSequence) -> np.random.Generator:
   if isinstance(rng, np.random.Generator):
     return rng
   if rng is None:
-    raise ValueError("an explicit seed or numpy Generator is required")
+    raise ValueError('an explicit seed or numpy Generator is required')
   return np.random.default_rng(rng)
 
 
-def quasirandom_search(space: SearchSpace | Mapping | Sequence,
-                       num_trials: int,
-                       rng: np.random.Generator | int | np.random.SeedSequence,
-                       skip: int = HALTON_SKIP) -> QuasirandomDraw:
+def quasirandom_search(
+  space: SearchSpace | Mapping | Sequence,
+  num_trials: int,
+  rng: np.random.Generator | int | np.random.SeedSequence,
+  skip: int = HALTON_SKIP,
+) -> QuasirandomDraw:
   """AlgoPerf's ``generate_search`` with a seeded, recorded shuffle.
 
   Draws the same set of ``num_trials`` points as AlgoPerf, then orders them
@@ -553,14 +568,17 @@ def quasirandom_search(space: SearchSpace | Mapping | Sequence,
   points = quasirandom_points(space, num_trials, skip=skip)
   order = [int(k) for k in _as_generator(rng).permutation(num_trials)]
   return QuasirandomDraw(
-      points=tuple(points[k] for k in order),
-      order=tuple(order),
-      halton_indices=tuple(skip + 1 + k for k in order))
+    points=tuple(points[k] for k in order),
+    order=tuple(order),
+    halton_indices=tuple(skip + 1 + k for k in order),
+  )
 
 
-def generate_search(space: SearchSpace | Mapping | Sequence, num_trials: int,
-                    rng: np.random.Generator | int | np.random.SeedSequence = 0
-                    ) -> list[tuple]:
+def generate_search(
+  space: SearchSpace | Mapping | Sequence,
+  num_trials: int,
+  rng: np.random.Generator | int | np.random.SeedSequence = 0,
+) -> list[tuple]:
   """Drop-in for ``algoperf.halton.generate_search`` returning namedtuples.
 
   Dict spaces: :func:`quasirandom_search` (seeded order).  Fixed lists: like
@@ -580,7 +598,7 @@ def generate_search(space: SearchSpace | Mapping | Sequence, num_trials: int,
 
 @functools.lru_cache(maxsize=256)
 def _hyperparameters_class(fields: tuple[str, ...]) -> type:
-  return collections.namedtuple("Hyperparameters", fields)
+  return collections.namedtuple('Hyperparameters', fields)
 
 
 def make_hyperparameters(values: Mapping[str, Any]) -> tuple:
@@ -591,7 +609,7 @@ def make_hyperparameters(values: Mapping[str, Any]) -> tuple:
   namedtuples are immutable.  Raises :class:`SearchSpaceError` if a name is
   not a valid attribute name.
   """
-  if isinstance(values, tuple) and hasattr(values, "_asdict"):
+  if isinstance(values, tuple) and hasattr(values, '_asdict'):
     values = values._asdict()
   for name in values:
     _check_name(name, None)

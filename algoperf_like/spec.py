@@ -90,8 +90,17 @@ class TrainingCompleteError(Exception):
 # Metric names whose better direction is "smaller". Everything else a workload
 # names as its target must say its direction explicitly in targets.json.
 MINIMIZED_METRICS = frozenset(
-    {'loss', 'error_rate', 'wer', 'ctc_loss', 'mean_absolute_error',
-     'mean_squared_error', 'l1_loss', 'perplexity'})
+  {
+    'loss',
+    'error_rate',
+    'wer',
+    'ctc_loss',
+    'mean_absolute_error',
+    'mean_squared_error',
+    'l1_loss',
+    'perplexity',
+  }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +110,7 @@ class WorkloadConstants:
   Targets and budgets come from ``workloads/targets.json`` (see
   ``workloads.targets``); example counts and batch sizes from the workload.
   """
+
   name: str
   target_metric_name: str
   metric_direction: str  # 'min' or 'max'
@@ -237,56 +247,88 @@ class Workload(metaclass=abc.ABCMeta):
     """Whether a top-level key of the parameters is the output layer."""
 
   @abc.abstractmethod
-  def init_model_fn(self, rng: RandomState, dropout_rate: Optional[float] = None,
-                    aux_dropout_rate: Optional[float] = None) -> ModelInitState:
+  def init_model_fn(
+    self,
+    rng: RandomState,
+    dropout_rate: Optional[float] = None,
+    aux_dropout_rate: Optional[float] = None,
+  ) -> ModelInitState:
     """Return ``(initial_params, initial_model_state)``."""
 
   @abc.abstractmethod
-  def model_fn(self, params: ParameterContainer,
-               augmented_and_preprocessed_input_batch: Dict[str, Tensor],
-               model_state: ModelAuxiliaryState, mode: ForwardPassMode,
-               rng: RandomState, update_batch_norm: bool,
-               use_running_average_bn: Optional[bool] = None,
-               dropout_rate: Optional[float] = None,
-               ) -> Tuple[Tensor, ModelAuxiliaryState]:
+  def model_fn(
+    self,
+    params: ParameterContainer,
+    augmented_and_preprocessed_input_batch: Dict[str, Tensor],
+    model_state: ModelAuxiliaryState,
+    mode: ForwardPassMode,
+    rng: RandomState,
+    update_batch_norm: bool,
+    use_running_average_bn: Optional[bool] = None,
+    dropout_rate: Optional[float] = None,
+  ) -> Tuple[Tensor, ModelAuxiliaryState]:
     """Return ``(logits_batch, new_model_state)``."""
 
   @abc.abstractmethod
-  def loss_fn(self, label_batch: Tensor, logits_batch: Tensor,
-              mask_batch: Optional[Tensor] = None,
-              label_smoothing: float = 0.0) -> Dict[str, Tensor]:
+  def loss_fn(
+    self,
+    label_batch: Tensor,
+    logits_batch: Tensor,
+    mask_batch: Optional[Tensor] = None,
+    label_smoothing: float = 0.0,
+  ) -> Dict[str, Tensor]:
     """Return ``{'summed', 'n_valid_examples', 'per_example'}`` (no regularisation)."""
 
   @abc.abstractmethod
-  def _build_input_queue(self, data_rng: RandomState, split: str, data_dir: str,
-                         global_batch_size: int, cache: Optional[bool] = None,
-                         repeat_final_dataset: Optional[bool] = None,
-                         num_batches: Optional[int] = None
-                         ) -> Iterator[Dict[str, Any]]:
+  def _build_input_queue(
+    self,
+    data_rng: RandomState,
+    split: str,
+    data_dir: str,
+    global_batch_size: int,
+    cache: Optional[bool] = None,
+    repeat_final_dataset: Optional[bool] = None,
+    num_batches: Optional[int] = None,
+  ) -> Iterator[Dict[str, Any]]:
     """An iterator of batches ``{'inputs', 'targets', 'weights', ...}`` for a split."""
 
   @abc.abstractmethod
-  def _eval_model_on_split(self, split: str, num_examples: int,
-                           global_batch_size: int, params: ParameterContainer,
-                           model_state: ModelAuxiliaryState, rng: RandomState,
-                           data_dir: str, global_step: int = 0) -> Dict[str, float]:
+  def _eval_model_on_split(
+    self,
+    split: str,
+    num_examples: int,
+    global_batch_size: int,
+    params: ParameterContainer,
+    model_state: ModelAuxiliaryState,
+    rng: RandomState,
+    data_dir: str,
+    global_step: int = 0,
+  ) -> Dict[str, float]:
     """Evaluate on one split and return scalar metrics (Python floats)."""
 
-  def eval_model(self, global_batch_size: int, params: ParameterContainer,
-                 model_state: ModelAuxiliaryState, rng: RandomState,
-                 data_dir: str, imagenet_v2_data_dir: Optional[str],
-                 global_step: int) -> Dict[str, float]:
+  def eval_model(
+    self,
+    global_batch_size: int,
+    params: ParameterContainer,
+    model_state: ModelAuxiliaryState,
+    rng: RandomState,
+    data_dir: str,
+    imagenet_v2_data_dir: Optional[str],
+    global_step: int,
+  ) -> Dict[str, float]:
     """Evaluate on train (a subset), validation and test; keys are ``split/metric``."""
     del imagenet_v2_data_dir
     results: Dict[str, float] = {}
-    splits = [('train', 'eval_train', self.num_eval_train_examples),
-              ('validation', 'validation', self.num_validation_examples)]
+    splits = [
+      ('train', 'eval_train', self.num_eval_train_examples),
+      ('validation', 'validation', self.num_validation_examples),
+    ]
     if self.num_test_examples is not None:
       splits.append(('test', 'test', self.num_test_examples))
     for prefix, split, num_examples in splits:
-      metrics = self._eval_model_on_split(split, num_examples, global_batch_size,
-                                          params, model_state, rng, data_dir,
-                                          global_step)
+      metrics = self._eval_model_on_split(
+        split, num_examples, global_batch_size, params, model_state, rng, data_dir, global_step
+      )
       results.update({f'{prefix}/{k}': v for k, v in metrics.items()})
       if prefix != 'train':
         results[f'{prefix}/num_examples'] = num_examples
@@ -294,8 +336,9 @@ class Workload(metaclass=abc.ABCMeta):
 
 
 # ----- The submission API (signatures, for reference and for the checker). -----
-InitOptimizerFn = Callable[[Workload, ParameterContainer, ModelAuxiliaryState,
-                            Hyperparameters, RandomState], OptimizerState]
+InitOptimizerFn = Callable[
+  [Workload, ParameterContainer, ModelAuxiliaryState, Hyperparameters, RandomState], OptimizerState
+]
 UpdateParamsFn = Callable[..., UpdateReturn]
 PrepareForEvalFn = Callable[..., UpdateReturn]
 DataSelectionFn = Callable[..., Dict[str, Tensor]]
@@ -303,23 +346,51 @@ GetBatchSizeFn = Callable[[str], int]
 
 # Parameter names of each submission function, in order (AlgoPerf v0.6).
 SUBMISSION_SIGNATURES: Dict[str, Tuple[str, ...]] = {
-    'get_batch_size': ('workload_name',),
-    'init_optimizer_state': ('workload', 'model_params', 'model_state',
-                             'hyperparameters', 'rng'),
-    'update_params': ('workload', 'current_param_container',
-                      'current_params_types', 'model_state', 'hyperparameters',
-                      'batch', 'loss_type', 'optimizer_state', 'eval_results',
-                      'global_step', 'rng', 'train_state'),
-    'prepare_for_eval': ('workload', 'current_param_container',
-                         'current_params_types', 'model_state',
-                         'hyperparameters', 'loss_type', 'optimizer_state',
-                         'eval_results', 'global_step', 'rng'),
-    'data_selection': ('workload', 'input_queue', 'optimizer_state',
-                       'current_param_container', 'model_state',
-                       'hyperparameters', 'global_step', 'rng'),
-    # Optional, this project's addition for data selection (see the README).
-    'get_candidate_batch_size': ('workload_name',),
+  'get_batch_size': ('workload_name',),
+  'init_optimizer_state': ('workload', 'model_params', 'model_state', 'hyperparameters', 'rng'),
+  'update_params': (
+    'workload',
+    'current_param_container',
+    'current_params_types',
+    'model_state',
+    'hyperparameters',
+    'batch',
+    'loss_type',
+    'optimizer_state',
+    'eval_results',
+    'global_step',
+    'rng',
+    'train_state',
+  ),
+  'prepare_for_eval': (
+    'workload',
+    'current_param_container',
+    'current_params_types',
+    'model_state',
+    'hyperparameters',
+    'loss_type',
+    'optimizer_state',
+    'eval_results',
+    'global_step',
+    'rng',
+  ),
+  'data_selection': (
+    'workload',
+    'input_queue',
+    'optimizer_state',
+    'current_param_container',
+    'model_state',
+    'hyperparameters',
+    'global_step',
+    'rng',
+  ),
+  # Optional, this project's addition for data selection (see the README).
+  'get_candidate_batch_size': ('workload_name',),
 }
-REQUIRED_SUBMISSION_FUNCTIONS = ('get_batch_size', 'init_optimizer_state',
-                                 'update_params', 'data_selection')
+REQUIRED_SUBMISSION_FUNCTIONS = (
+  'get_batch_size',
+  'init_optimizer_state',
+  'update_params',
+  'data_selection',
+)
 OPTIONAL_PARAMETERS = {'update_params': ('train_state',)}

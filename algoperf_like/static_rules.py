@@ -41,23 +41,30 @@ import dataclasses
 from typing import Iterable, List, Optional, Set
 
 RULES = {
-    'api': "required functions present with AlgoPerf's names and parameters",
-    'search-space': 'a valid tuning_search_space.json (external) or none (self-tuning)',
-    'workload-identity': "no branching on the workload's identity outside get_batch_size",
-    'io': 'no file or network access',
-    'processes': 'no subprocesses, threads or native code',
-    'mutate-workload': 'no changes to the workload or the input queue/train state',
-    'monkeypatch': 'no patching of imported modules (time, jax, harness) or JAX config',
-    'dynamic-code': 'no eval/exec/dynamic imports/introspection that hides the above',
-    'smoke': 'a short run on two CPU workloads: no exception, finite metrics, sound state',
+  'api': "required functions present with AlgoPerf's names and parameters",
+  'search-space': 'a valid tuning_search_space.json (external) or none (self-tuning)',
+  'workload-identity': "no branching on the workload's identity outside get_batch_size",
+  'io': 'no file or network access',
+  'processes': 'no subprocesses, threads or native code',
+  'mutate-workload': 'no changes to the workload or the input queue/train state',
+  'monkeypatch': 'no patching of imported modules (time, jax, harness) or JAX config',
+  'dynamic-code': 'no eval/exec/dynamic imports/introspection that hides the above',
+  'smoke': 'a short run on two CPU workloads: no exception, finite metrics, sound state',
 }
-STATIC_RULES = ('workload-identity', 'io', 'processes', 'mutate-workload', 'monkeypatch',
-                'dynamic-code')
+STATIC_RULES = (
+  'workload-identity',
+  'io',
+  'processes',
+  'mutate-workload',
+  'monkeypatch',
+  'dynamic-code',
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Violation:
   """One broken rule: rule id, file, line (None: the whole file) and why."""
+
   rule: str
   path: str
   line: Optional[int]
@@ -78,60 +85,220 @@ def _matches(qualname: Optional[str], names: Iterable[str]) -> Optional[str]:
 
 
 # Modules whose import is a violation, and calls (dotted, after resolving imports).
-_IO_MODULES = ('pathlib', 'shutil', 'tempfile', 'glob', 'fileinput', 'zipfile', 'tarfile',
-               'gzip', 'bz2', 'lzma', 'mmap', 'sqlite3', 'pickle', 'shelve', 'marshal',
-               'dill', 'cloudpickle', 'joblib', 'h5py', 'socket', 'ssl', 'socketserver',
-               'urllib', 'urllib3', 'requests', 'http', 'httpx', 'aiohttp', 'ftplib',
-               'smtplib', 'xmlrpc', 'webbrowser', 'tensorflow_datasets', 'orbax',
-               'tensorflow.io', 'tensorflow.data')
-_IO_CALLS = ('open', 'io.open', 'io.FileIO', 'codecs.open', 'os.open', 'os.fdopen',
-             'os.remove', 'os.unlink', 'os.rmdir', 'os.removedirs', 'os.rename',
-             'os.renames', 'os.replace', 'os.mkdir', 'os.makedirs', 'os.listdir',
-             'os.scandir', 'os.walk', 'os.chdir', 'os.chmod', 'os.chown', 'os.link',
-             'os.symlink', 'os.truncate', 'os.write', 'os.read', 'os.mkfifo', 'os.utime',
-             'os.path.exists', 'os.path.lexists', 'os.path.isfile', 'os.path.isdir',
-             'os.path.getsize', 'os.path.getmtime', 'numpy.load', 'numpy.save',
-             'numpy.savez', 'numpy.savez_compressed', 'numpy.loadtxt', 'numpy.savetxt',
-             'numpy.genfromtxt', 'numpy.fromfile', 'numpy.memmap', 'jax.numpy.load',
-             'jax.numpy.save')
+_IO_MODULES = (
+  'pathlib',
+  'shutil',
+  'tempfile',
+  'glob',
+  'fileinput',
+  'zipfile',
+  'tarfile',
+  'gzip',
+  'bz2',
+  'lzma',
+  'mmap',
+  'sqlite3',
+  'pickle',
+  'shelve',
+  'marshal',
+  'dill',
+  'cloudpickle',
+  'joblib',
+  'h5py',
+  'socket',
+  'ssl',
+  'socketserver',
+  'urllib',
+  'urllib3',
+  'requests',
+  'http',
+  'httpx',
+  'aiohttp',
+  'ftplib',
+  'smtplib',
+  'xmlrpc',
+  'webbrowser',
+  'tensorflow_datasets',
+  'orbax',
+  'tensorflow.io',
+  'tensorflow.data',
+)
+_IO_CALLS = (
+  'open',
+  'io.open',
+  'io.FileIO',
+  'codecs.open',
+  'os.open',
+  'os.fdopen',
+  'os.remove',
+  'os.unlink',
+  'os.rmdir',
+  'os.removedirs',
+  'os.rename',
+  'os.renames',
+  'os.replace',
+  'os.mkdir',
+  'os.makedirs',
+  'os.listdir',
+  'os.scandir',
+  'os.walk',
+  'os.chdir',
+  'os.chmod',
+  'os.chown',
+  'os.link',
+  'os.symlink',
+  'os.truncate',
+  'os.write',
+  'os.read',
+  'os.mkfifo',
+  'os.utime',
+  'os.path.exists',
+  'os.path.lexists',
+  'os.path.isfile',
+  'os.path.isdir',
+  'os.path.getsize',
+  'os.path.getmtime',
+  'numpy.load',
+  'numpy.save',
+  'numpy.savez',
+  'numpy.savez_compressed',
+  'numpy.loadtxt',
+  'numpy.savetxt',
+  'numpy.genfromtxt',
+  'numpy.fromfile',
+  'numpy.memmap',
+  'jax.numpy.load',
+  'jax.numpy.save',
+)
 _IO_METHODS = ('read_text', 'read_bytes', 'write_text', 'write_bytes', 'tofile')
-_PROCESS_MODULES = ('subprocess', 'multiprocessing', 'threading', '_thread', 'concurrent',
-                    'asyncio', 'signal', 'sched', 'pty', 'ctypes', 'cffi')
-_PROCESS_CALLS = ('os.system', 'os.popen', 'os.fork', 'os.forkpty', 'os.kill', 'os.killpg',
-                  'os.posix_spawn', 'os.posix_spawnp', 'os._exit', 'os.abort')
+_PROCESS_MODULES = (
+  'subprocess',
+  'multiprocessing',
+  'threading',
+  '_thread',
+  'concurrent',
+  'asyncio',
+  'signal',
+  'sched',
+  'pty',
+  'ctypes',
+  'cffi',
+)
+_PROCESS_CALLS = (
+  'os.system',
+  'os.popen',
+  'os.fork',
+  'os.forkpty',
+  'os.kill',
+  'os.killpg',
+  'os.posix_spawn',
+  'os.posix_spawnp',
+  'os._exit',
+  'os.abort',
+)
 _PROCESS_PREFIXES = ('os.exec', 'os.spawn')
 _DYNAMIC_MODULES = ('importlib', 'imp', 'runpy', 'code', 'codeop', 'gc', 'pkgutil')
-_DYNAMIC_CALLS = ('eval', 'exec', 'compile', '__import__', 'globals', 'locals', 'vars',
-                  'breakpoint', 'sys._getframe', 'sys.settrace', 'sys.setprofile',
-                  'inspect.currentframe', 'inspect.stack', 'inspect.getouterframes',
-                  'inspect.getmembers', 'sys.modules')
-_DYNAMIC_ATTRS = ('__dict__', '__globals__', '__code__', '__closure__', '__builtins__',
-                  '__subclasses__', '__bases__', '__mro__', '__getattribute__',
-                  '__setattr__', '__delattr__', '__import__', '__loader__', '__spec__',
-                  'f_back', 'f_locals', 'f_globals', 'f_builtins', 'gi_frame', 'tb_frame')
+_DYNAMIC_CALLS = (
+  'eval',
+  'exec',
+  'compile',
+  '__import__',
+  'globals',
+  'locals',
+  'vars',
+  'breakpoint',
+  'sys._getframe',
+  'sys.settrace',
+  'sys.setprofile',
+  'inspect.currentframe',
+  'inspect.stack',
+  'inspect.getouterframes',
+  'inspect.getmembers',
+  'sys.modules',
+)
+_DYNAMIC_ATTRS = (
+  '__dict__',
+  '__globals__',
+  '__code__',
+  '__closure__',
+  '__builtins__',
+  '__subclasses__',
+  '__bases__',
+  '__mro__',
+  '__getattribute__',
+  '__setattr__',
+  '__delattr__',
+  '__import__',
+  '__loader__',
+  '__spec__',
+  'f_back',
+  'f_locals',
+  'f_globals',
+  'f_builtins',
+  'gi_frame',
+  'tb_frame',
+)
 _MOCK_MODULES = ('unittest.mock', 'mock')
 # rule -> (names whose import or call is a violation, why).
 _FORBIDDEN = (
-    ('io', _IO_MODULES + _IO_CALLS, 'file or network access; all data comes from input_queue'),
-    ('processes', _PROCESS_MODULES + _PROCESS_CALLS,
-     'work outside the timed calls escapes the clock'),
-    ('dynamic-code', _DYNAMIC_MODULES + _DYNAMIC_CALLS,
-     'dynamic code and introspection hide what the code does from these checks'),
-    ('monkeypatch', _MOCK_MODULES, 'patching changes the harness for everyone'),
+  ('io', _IO_MODULES + _IO_CALLS, 'file or network access; all data comes from input_queue'),
+  (
+    'processes',
+    _PROCESS_MODULES + _PROCESS_CALLS,
+    'work outside the timed calls escapes the clock',
+  ),
+  (
+    'dynamic-code',
+    _DYNAMIC_MODULES + _DYNAMIC_CALLS,
+    'dynamic code and introspection hide what the code does from these checks',
+  ),
+  ('monkeypatch', _MOCK_MODULES, 'patching changes the harness for everyone'),
 )
 
 # Attributes that identify a workload when compared with literals.
-_IDENTITY_ATTRS = frozenset({
-    'workload_name', '__class__', '__name__', '__qualname__', '__module__',
-    'param_shapes', 'model_params_types', 'num_train_examples', 'num_eval_train_examples',
-    'num_validation_examples', 'num_test_examples', 'target_metric_name',
-    'validation_target_value', 'test_target_value', 'eval_batch_size', 'train_mean',
-    'train_stddev'})
-_STRING_TESTS = frozenset({'startswith', 'endswith', 'find', 'rfind', 'index', 'count',
-                           'get', '__eq__', '__ne__', '__contains__'})
+_IDENTITY_ATTRS = frozenset(
+  {
+    'workload_name',
+    '__class__',
+    '__name__',
+    '__qualname__',
+    '__module__',
+    'param_shapes',
+    'model_params_types',
+    'num_train_examples',
+    'num_eval_train_examples',
+    'num_validation_examples',
+    'num_test_examples',
+    'target_metric_name',
+    'validation_target_value',
+    'test_target_value',
+    'eval_batch_size',
+    'train_mean',
+    'train_stddev',
+  }
+)
+_STRING_TESTS = frozenset(
+  {
+    'startswith',
+    'endswith',
+    'find',
+    'rfind',
+    'index',
+    'count',
+    'get',
+    '__eq__',
+    '__ne__',
+    '__contains__',
+  }
+)
 _CLASS_SOURCES = ('type(workload)', '.__class__')  # Compared with classes, not literals.
-_NAME_SOURCES = _CLASS_SOURCES + ('.workload_name', 'workload_name', 'workload.name',
-                                  '.__name__', '.__qualname__')
+_NAME_SOURCES = _CLASS_SOURCES + (
+  '.workload_name',
+  'workload_name',
+  'workload.name',
+  '.__name__',
+  '.__qualname__',
+)
 _WORKLOAD = 'workload'  # The API's parameter name.
 _HARNESS_OBJECTS = frozenset({_WORKLOAD, 'input_queue', 'train_state'})  # Also API names.
 _ALLOWED_IDENTITY_FUNCTION = 'get_batch_size'
@@ -147,8 +314,9 @@ def _root(node: ast.AST) -> Optional[str]:
 def _is_literal(node: ast.AST, literal_names: Set[str]) -> bool:
   """A constant (not None/bool), f-string, collection of those, or a name bound only to one."""
   if isinstance(node, ast.Constant):
-    return node.value is not None and not isinstance(node.value, bool) \
-        and node.value is not Ellipsis
+    return (
+      node.value is not None and not isinstance(node.value, bool) and node.value is not Ellipsis
+    )
   if isinstance(node, ast.JoinedStr):
     return True
   if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
@@ -156,8 +324,9 @@ def _is_literal(node: ast.AST, literal_names: Set[str]) -> bool:
   if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
     return bool(node.elts) and all(_is_literal(e, literal_names) for e in node.elts)
   if isinstance(node, ast.Dict):
-    return bool(node.keys) and all(k is not None and _is_literal(k, literal_names)
-                                   for k in node.keys)
+    return bool(node.keys) and all(
+      k is not None and _is_literal(k, literal_names) for k in node.keys
+    )
   return isinstance(node, ast.Name) and node.id in literal_names
 
 
@@ -235,8 +404,9 @@ class _Analyzer(ast.NodeVisitor):
   def _check_forbidden(self, node: ast.AST, name: Optional[str], verb: str) -> bool:
     """Report ``name`` if it is a forbidden module or function; return whether it was."""
     for rule, names, why in _FORBIDDEN:
-      if _matches(name, names) or (rule == 'processes' and
-                                   (name or '').startswith(_PROCESS_PREFIXES)):
+      if _matches(name, names) or (
+        rule == 'processes' and (name or '').startswith(_PROCESS_PREFIXES)
+      ):
         self._report(rule, node, f'{verb} {name}{"()" * (verb == "calls")}: {why}')
         return True
     return False
@@ -266,13 +436,21 @@ class _Analyzer(ast.NodeVisitor):
     for sub in ast.walk(node):
       if isinstance(sub, ast.Attribute) and sub.attr in _IDENTITY_ATTRS:
         return f'.{sub.attr}'
-      if isinstance(sub, ast.Attribute) and sub.attr == 'name' and \
-          _root(sub.value) in self.workload_names:
+      if (
+        isinstance(sub, ast.Attribute)
+        and sub.attr == 'name'
+        and _root(sub.value) in self.workload_names
+      ):
         return 'workload.name'
       if isinstance(sub, ast.Name) and sub.id == 'workload_name':
         return 'workload_name'
-      if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and \
-          sub.func.id == 'type' and sub.args and _root(sub.args[0]) in self.workload_names:
+      if (
+        isinstance(sub, ast.Call)
+        and isinstance(sub.func, ast.Name)
+        and sub.func.id == 'type'
+        and sub.args
+        and _root(sub.args[0]) in self.workload_names
+      ):
         return 'type(workload)'
     return None
 
@@ -284,16 +462,24 @@ class _Analyzer(ast.NodeVisitor):
     """
     if isinstance(shape_side, ast.Attribute) and shape_side.attr in ('shape', 'shape_tuple'):
       return isinstance(literal, (ast.Tuple, ast.List, ast.Set))
-    if isinstance(shape_side, ast.Subscript) and isinstance(shape_side.value, ast.Attribute) \
-        and shape_side.value.attr in ('shape', 'shape_tuple'):
-      return isinstance(literal, ast.Constant) and isinstance(literal.value, int) \
-          and literal.value not in (0, 1)
+    if (
+      isinstance(shape_side, ast.Subscript)
+      and isinstance(shape_side.value, ast.Attribute)
+      and shape_side.value.attr in ('shape', 'shape_tuple')
+    ):
+      return (
+        isinstance(literal, ast.Constant)
+        and isinstance(literal.value, int)
+        and literal.value not in (0, 1)
+      )
     return False
 
   def _identity(self, node: ast.AST, what: str) -> None:
-    self._report('workload-identity', node,
-                 f'{what}: submissions must not special-case workloads (allowed only in '
-                 'get_batch_size)')
+    self._report(
+      'workload-identity',
+      node,
+      f'{what}: submissions must not special-case workloads (allowed only in get_batch_size)',
+    )
 
   def visit_Compare(self, node: ast.Compare) -> None:
     if not self._identity_allowed():
@@ -324,23 +510,34 @@ class _Analyzer(ast.NodeVisitor):
     if self._check_forbidden(node, name, 'calls'):
       pass
     elif isinstance(node.func, ast.Attribute) and node.func.attr in _IO_METHODS:
-      self._report('io', node, f'calls .{node.func.attr}(): file access; all data comes '
-                   'from input_queue')
+      self._report(
+        'io', node, f'calls .{node.func.attr}(): file access; all data comes from input_queue'
+      )
     elif name in ('setattr', 'delattr') and node.args:
       self._check_store(node.args[0], node, f'{name}() on')
     elif _matches(name, ('jax.config.update', 'jax.config.config.update')):
-      self._report('monkeypatch', node, 'calls jax.config.update(): the global JAX '
-                   'configuration (jit, precision, platforms) belongs to the harness')
-    elif isinstance(node.func, ast.Attribute) and node.func.attr == 'attach_metrics_logger' \
-        and _root(node.func.value) in self.workload_names:
+      self._report(
+        'monkeypatch',
+        node,
+        'calls jax.config.update(): the global JAX '
+        'configuration (jit, precision, platforms) belongs to the harness',
+      )
+    elif (
+      isinstance(node.func, ast.Attribute)
+      and node.func.attr == 'attach_metrics_logger'
+      and _root(node.func.value) in self.workload_names
+    ):
       self._report('mutate-workload', node, "replaces the workload's metrics logger")
     if not self._identity_allowed():
       self._check_identity_call(node, name)
     self.generic_visit(node)
 
   def _check_identity_call(self, node: ast.Call, name: Optional[str]) -> None:
-    if name in ('isinstance', 'issubclass') and node.args and (
-        _root(node.args[0]) in self.workload_names or self._identity_source(node.args[0])):
+    if (
+      name in ('isinstance', 'issubclass')
+      and node.args
+      and (_root(node.args[0]) in self.workload_names or self._identity_source(node.args[0]))
+    ):
       self._identity(node, f'{name}() on the workload')
     elif isinstance(node.func, ast.Attribute) and node.func.attr in _STRING_TESTS:
       source = self._identity_source(node.func.value)
@@ -350,7 +547,7 @@ class _Analyzer(ast.NodeVisitor):
       elif node.func.attr == 'get' and keys:
         self._identity(node, f'looks up a value by {keys[0]}')
     elif _matches(name, ('re',)) and any(self._identity_source(a) for a in node.args):
-      self._identity(node, f'matches {name}() against the workload\'s identity')
+      self._identity(node, f"matches {name}() against the workload's identity")
 
   def visit_Subscript(self, node: ast.Subscript) -> None:
     if isinstance(node.ctx, ast.Load) and not self._identity_allowed():
@@ -366,11 +563,13 @@ class _Analyzer(ast.NodeVisitor):
     if isinstance(node.ctx, (ast.Store, ast.Del)):
       self._check_store(node, node, 'assigns to')
     if node.attr in _DYNAMIC_ATTRS:
-      self._report('dynamic-code', node, f'uses .{node.attr}: introspection hides what the '
-                   'code does from these checks')
+      self._report(
+        'dynamic-code',
+        node,
+        f'uses .{node.attr}: introspection hides what the code does from these checks',
+      )
     elif _matches(self._qualname(node), ('sys.modules',)):
-      self._report('dynamic-code', node, 'uses sys.modules: it can replace or reach any '
-                   'module')
+      self._report('dynamic-code', node, 'uses sys.modules: it can replace or reach any module')
     self.generic_visit(node)
 
   def visit_Name(self, node: ast.Name) -> None:
@@ -381,11 +580,18 @@ class _Analyzer(ast.NodeVisitor):
     root = _root(target)
     text = ast.unparse(target)
     if root in self.harness_names:
-      self._report('mutate-workload', node, f'{verb} {text}: the workload, input queue '
-                   'and train state belong to the harness')
+      self._report(
+        'mutate-workload',
+        node,
+        f'{verb} {text}: the workload, input queue and train state belong to the harness',
+      )
     elif root in self.module_names:
-      self._report('monkeypatch', node, f'{verb} {text}: patching imported modules '
-                   '(time, jax, the harness) changes them for everyone')
+      self._report(
+        'monkeypatch',
+        node,
+        f'{verb} {text}: patching imported modules '
+        '(time, jax, the harness) changes them for everyone',
+      )
 
 
 def check_source(source: str, path: str = 'submission.py') -> List[Violation]:

@@ -21,6 +21,7 @@ class SubmissionError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Submission:
   """The five API functions of a loaded submission."""
+
   path: str
   module: ModuleType
   get_batch_size: Callable
@@ -45,16 +46,20 @@ def _check_signature(path: str, name: str, fn: Callable) -> bool:
   expected = spec.SUBMISSION_SIGNATURES[name]
   optional = spec.OPTIONAL_PARAMETERS.get(name, ())
   required = [p for p in expected if p not in optional]
-  positional = [p.name for p in params
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+  positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
   has_var_kw = any(p.kind == p.VAR_KEYWORD for p in params)
-  if positional[:len(required)] != required:
+  if positional[: len(required)] != required:
     raise SubmissionError(
-        f'{path}: {name}({", ".join(positional)}) has the wrong parameters; '
-        f'expected {name}({", ".join(expected)})')
-  extra = [p for p in params[len(required):]
-           if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-           and p.name not in optional and p.default is p.empty]
+      f'{path}: {name}({", ".join(positional)}) has the wrong parameters; '
+      f'expected {name}({", ".join(expected)})'
+    )
+  extra = [
+    p
+    for p in params[len(required) :]
+    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    and p.name not in optional
+    and p.default is p.empty
+  ]
   if extra:
     raise SubmissionError(f'{path}: {name} has unexpected required parameter {extra[0].name!r}')
   names = {p.name for p in params}
@@ -104,25 +109,38 @@ def load_submission(path: str) -> Submission:
   candidate = getattr(module, 'get_candidate_batch_size', None)
   if candidate is not None:
     _check_signature(path, 'get_candidate_batch_size', candidate)
-  return Submission(path=os.path.abspath(path), module=module,
-                    prepare_for_eval=prepare,
-                    update_params_takes_train_state=takes_train_state,
-                    get_candidate_batch_size=candidate, **functions)
+  return Submission(
+    path=os.path.abspath(path),
+    module=module,
+    prepare_for_eval=prepare,
+    update_params_takes_train_state=takes_train_state,
+    get_candidate_batch_size=candidate,
+    **functions,
+  )
 
 
-def checked_batch_size(submission: Submission, workload_name: str,
-                       device_count: int = 1, function: str = 'get_batch_size') -> int:
+def checked_batch_size(
+  submission: Submission,
+  workload_name: str,
+  device_count: int = 1,
+  function: str = 'get_batch_size',
+) -> int:
   """``get_batch_size(workload_name)`` (or ``function``), checked: a positive int
   divisible by the number of devices."""
   try:
     size = getattr(submission, function)(workload_name)
   except Exception as e:
-    raise SubmissionError(f'{submission.path}: {function}({workload_name!r}) '
-                          f'raised {type(e).__name__}: {e}') from None
+    raise SubmissionError(
+      f'{submission.path}: {function}({workload_name!r}) raised {type(e).__name__}: {e}'
+    ) from None
   if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-    raise SubmissionError(f'{submission.path}: {function}({workload_name!r}) returned '
-                          f'{size!r}; expected a positive integer')
+    raise SubmissionError(
+      f'{submission.path}: {function}({workload_name!r}) returned '
+      f'{size!r}; expected a positive integer'
+    )
   if size % device_count:
-    raise SubmissionError(f'{submission.path}: {function}({workload_name!r}) returned '
-                          f'{size}, not divisible by the {device_count} devices')
+    raise SubmissionError(
+      f'{submission.path}: {function}({workload_name!r}) returned '
+      f'{size}, not divisible by the {device_count} devices'
+    )
   return size

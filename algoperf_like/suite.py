@@ -34,8 +34,11 @@ def best_point(workload: str, algorithm: str) -> Optional[dict]:
   with open(path) as f:
     record = json.load(f)
   direction = record['targets']['metric_direction']
-  runs = [r for r in record['tuning_runs']
-          if r['algorithm'] == algorithm and r['best_validation'] is not None]
+  runs = [
+    r
+    for r in record['tuning_runs']
+    if r['algorithm'] == algorithm and r['best_validation'] is not None
+  ]
   if not runs:
     return None
   pick = min if direction == 'min' else max
@@ -53,9 +56,16 @@ def quick_point(workload: str, name: str, space, quick_base: Optional[str] = Non
   return first if best is None else best
 
 
-def plan_suite(workloads: List[str], submissions: List[str], experiment_dir: str,
-               quick: bool, num_tuning_trials: int, rng_seed: int,
-               quick_base: Optional[str] = None, num_studies: int = 1) -> List[TrialSpec]:
+def plan_suite(
+  workloads: List[str],
+  submissions: List[str],
+  experiment_dir: str,
+  quick: bool,
+  num_tuning_trials: int,
+  rng_seed: int,
+  quick_base: Optional[str] = None,
+  num_studies: int = 1,
+) -> List[TrialSpec]:
   """The trials of every submission on every workload, in ``num_studies`` studies.
 
   In quick mode a study is the same point with the study's own seed, so that more
@@ -65,19 +75,34 @@ def plan_suite(workloads: List[str], submissions: List[str], experiment_dir: str
   for name in submissions:
     path = os.path.join(target_setting.REPO, 'submissions', name, 'submission.py')
     space = search_space.load_search_space(
-        os.path.join(os.path.dirname(path), 'tuning_search_space.json'))
+      os.path.join(os.path.dirname(path), 'tuning_search_space.json')
+    )
     if not quick:
-      plan += trial_plan.plan_trials(workloads, path, space, 'external',
-                                     num_studies=num_studies,
-                                     num_tuning_trials=num_tuning_trials, rng_seed=rng_seed,
-                                     experiment_dir=experiment_dir, experiment_name=name)
+      plan += trial_plan.plan_trials(
+        workloads,
+        path,
+        space,
+        'external',
+        num_studies=num_studies,
+        num_tuning_trials=num_tuning_trials,
+        rng_seed=rng_seed,
+        experiment_dir=experiment_dir,
+        experiment_name=name,
+      )
       continue
     points = {w: quick_point(w, name, space, quick_base) for w in workloads}
     for study in range(num_studies):
       for workload in workloads:
-        plan.append(TrialSpec(
-            workload=workload, submission_path=path, study=study, trial=1,
+        plan.append(
+          TrialSpec(
+            workload=workload,
+            submission_path=path,
+            study=study,
+            trial=1,
             rng_seed=trial_plan.derive_trial_seed(rng_seed, workload, study, 1),
-            hyperparameters=points[workload], tuning_ruleset='external',
-            log_dir=trial_plan.trial_log_dir(experiment_dir, name, study, workload, 1)))
+            hyperparameters=points[workload],
+            tuning_ruleset='external',
+            log_dir=trial_plan.trial_log_dir(experiment_dir, name, study, workload, 1),
+          )
+        )
   return plan

@@ -25,6 +25,7 @@ _WORKLOADS: Dict[tuple, Any] = {}  # One instance per (workload, data_dir) per p
 @dataclasses.dataclass(frozen=True)
 class TrialJob:
   """Everything a worker (this process, a child process, a Slurm task) needs for one trial."""
+
   trial: TrialSpec
   config: RunConfig
   flags: Dict[str, Any]
@@ -38,6 +39,7 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
   import workloads
   from algoperf_like.runner import train_once
   from algoperf_like.submission import load_submission
+
   trial = job.trial
   config = job.config
   if os.path.isdir(trial.log_dir):  # An interrupted attempt: continue it, or start over.
@@ -50,15 +52,23 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
     _WORKLOADS[key] = workloads.get_workload(trial.workload, job.config.data_dir)
   submission = load_submission(trial.submission_path)
   start = time.monotonic()
-  result = train_once(_WORKLOADS[key], submission, trial.hyperparameters_tuple(),
-                      trial.rng_seed, trial.log_dir, config, on_eval=on_eval,
-                      flags=job.flags)
+  result = train_once(
+    _WORKLOADS[key],
+    submission,
+    trial.hyperparameters_tuple(),
+    trial.rng_seed,
+    trial.log_dir,
+    config,
+    on_eval=on_eval,
+    flags=job.flags,
+  )
   # Timing integrity: the trial's own account against a clock it never saw.
   outside = time.monotonic() - start
   summary = result.summary()
   summary['outside_wall_clock_s'] = outside
   summary['timing_integrity_ok'] = abs(outside - sum(result.timing.values())) <= max(
-      0.02 * outside, 1.0)
+    0.02 * outside, 1.0
+  )
   trial_logs.write_json(os.path.join(trial.log_dir, trial_logs.SUMMARY_FILE), summary)
   return summary
 
@@ -78,12 +88,18 @@ def split_finished(plan: Sequence[TrialSpec]) -> tuple[list, list]:
 def failed_summary(trial: TrialSpec, reason: str) -> Dict[str, Any]:
   """Mark a trial whose worker died without writing its summary (crash, OOM kill)."""
   os.makedirs(trial.log_dir, exist_ok=True)
-  summary = {'status': 'failed', 'error': reason, 'rng_seed': trial.rng_seed,
-             'time_to_target': None, 'log_dir': trial.log_dir}
+  summary = {
+    'status': 'failed',
+    'error': reason,
+    'rng_seed': trial.rng_seed,
+    'time_to_target': None,
+    'log_dir': trial.log_dir,
+  }
   trial_logs.write_json(os.path.join(trial.log_dir, trial_logs.SUMMARY_FILE), summary)
   return summary
 
 
-def jobs_for(trials: Sequence[TrialSpec], config: RunConfig,
-             flags: Dict[str, Any]) -> List[TrialJob]:
+def jobs_for(
+  trials: Sequence[TrialSpec], config: RunConfig, flags: Dict[str, Any]
+) -> List[TrialJob]:
   return [TrialJob(t, config, flags) for t in trials]

@@ -25,10 +25,12 @@ from typing import Any, Dict, List, Optional
 SUMMARY_FILE = 'trial_summary.json'
 
 
-def trial_dir(experiment_dir: str, experiment_name: str, study: int,
-              workload: str, trial: int) -> str:
-  return os.path.join(experiment_dir, experiment_name, f'study_{study}',
-                      f'{workload}_jax', f'trial_{trial}')
+def trial_dir(
+  experiment_dir: str, experiment_name: str, study: int, workload: str, trial: int
+) -> str:
+  return os.path.join(
+    experiment_dir, experiment_name, f'study_{study}', f'{workload}_jax', f'trial_{trial}'
+  )
 
 
 def _plain(value: Any) -> Any:
@@ -84,9 +86,13 @@ class MetricLogger:
     self._eval = CsvAppender(os.path.join(log_dir, 'eval_measurements.csv'))
     self._train = CsvAppender(os.path.join(log_dir, 'measurements.csv'))
 
-  def append_scalar_metrics(self, metrics: Dict[str, Any], global_step: int,
-                            preemption_count: Optional[int] = None,
-                            is_eval: bool = False) -> None:
+  def append_scalar_metrics(
+    self,
+    metrics: Dict[str, Any],
+    global_step: int,
+    preemption_count: Optional[int] = None,
+    is_eval: bool = False,
+  ) -> None:
     row = dict(metrics, global_step=global_step)
     if preemption_count is not None:
       row['preemption_count'] = preemption_count
@@ -128,7 +134,7 @@ def drop_rows_after(path: str, global_step: int) -> None:
   with open(path, newline='') as f:
     text = f.read()
   if not text.endswith('\n'):  # A row cut short by the kill.
-    text = text[:text.rfind('\n') + 1]
+    text = text[: text.rfind('\n') + 1]
   rows = list(csv.DictReader(io.StringIO(text)))
   kept = [r for r in rows if int(float(r['global_step'])) <= global_step]
   if not rows:

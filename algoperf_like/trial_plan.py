@@ -92,20 +92,20 @@ from algoperf_like import search_space as search_space_lib
 from algoperf_like.search_space import SearchSpace
 
 __all__ = [
-    "TUNING_RULESETS",
-    "PLAN_FORMAT",
-    "TrialSpec",
-    "TrialPlan",
-    "workload_key",
-    "derive_trial_seed",
-    "trial_log_dir",
-    "plan_trials",
-    "plan_record",
-    "trials_from_record",
+  'TUNING_RULESETS',
+  'PLAN_FORMAT',
+  'TrialSpec',
+  'TrialPlan',
+  'workload_key',
+  'derive_trial_seed',
+  'trial_log_dir',
+  'plan_trials',
+  'plan_record',
+  'trials_from_record',
 ]
 
-TUNING_RULESETS = ("external", "self")
-PLAN_FORMAT = "algoperf_like.trial_plan/1"
+TUNING_RULESETS = ('external', 'self')
+PLAN_FORMAT = 'algoperf_like.trial_plan/1'
 _UINT32_MAX = 2**32 - 1
 
 # First element of every SeedSequence spawn key: keeps the random streams used
@@ -135,6 +135,7 @@ class TrialSpec:
       ``point_index + 101``); for a fixed list, the index in the list;
       ``None`` for self-tuning.
   """
+
   workload: str
   submission_path: str
   study: int
@@ -153,29 +154,29 @@ class TrialSpec:
 
   def to_json(self) -> dict[str, Any]:
     return {
-        "workload": self.workload,
-        "submission_path": self.submission_path,
-        "study": self.study,
-        "trial": self.trial,
-        "rng_seed": self.rng_seed,
-        "hyperparameters": copy.deepcopy(self.hyperparameters),
-        "log_dir": self.log_dir,
-        "tuning_ruleset": self.tuning_ruleset,
-        "point_index": self.point_index,
+      'workload': self.workload,
+      'submission_path': self.submission_path,
+      'study': self.study,
+      'trial': self.trial,
+      'rng_seed': self.rng_seed,
+      'hyperparameters': copy.deepcopy(self.hyperparameters),
+      'log_dir': self.log_dir,
+      'tuning_ruleset': self.tuning_ruleset,
+      'point_index': self.point_index,
     }
 
   @classmethod
-  def from_json(cls, obj: Mapping[str, Any]) -> "TrialSpec":
+  def from_json(cls, obj: Mapping[str, Any]) -> 'TrialSpec':
     return cls(
-        workload=obj["workload"],
-        submission_path=obj["submission_path"],
-        study=int(obj["study"]),
-        trial=int(obj["trial"]),
-        rng_seed=int(obj["rng_seed"]),
-        hyperparameters=copy.deepcopy(obj["hyperparameters"]),
-        log_dir=obj["log_dir"],
-        tuning_ruleset=obj["tuning_ruleset"],
-        point_index=obj.get("point_index"),
+      workload=obj['workload'],
+      submission_path=obj['submission_path'],
+      study=int(obj['study']),
+      trial=int(obj['trial']),
+      rng_seed=int(obj['rng_seed']),
+      hyperparameters=copy.deepcopy(obj['hyperparameters']),
+      log_dir=obj['log_dir'],
+      tuning_ruleset=obj['tuning_ruleset'],
+      point_index=obj.get('point_index'),
     )
 
 
@@ -186,87 +187,92 @@ class TrialPlan(list):
   recorded shuffles, the seed derivation); :func:`plan_record` writes it out.
   """
 
-  def __init__(self, trials: Iterable[TrialSpec] = (),
-               info: Mapping[str, Any] | None = None):
+  def __init__(self, trials: Iterable[TrialSpec] = (), info: Mapping[str, Any] | None = None):
     super().__init__(trials)
     self.info = dict(info or {})
 
 
 def workload_key(workload: str) -> int:
   """Stable 64-bit key of a workload name: sha256(utf-8 name)[:8], big-endian."""
-  return int.from_bytes(hashlib.sha256(workload.encode("utf-8")).digest()[:8],
-                        "big")
+  return int.from_bytes(hashlib.sha256(workload.encode('utf-8')).digest()[:8], 'big')
 
 
-def derive_trial_seed(rng_seed: int, workload: str, study: int, trial: int,
-                      salt: int = 0) -> int:
+def derive_trial_seed(rng_seed: int, workload: str, study: int, trial: int, salt: int = 0) -> int:
   """The uint32 seed of one trial (see the module docstring)."""
   _check_seed(rng_seed)
   seq = np.random.SeedSequence(
-      entropy=rng_seed,
-      spawn_key=(_STREAM_TRIAL_SEED, workload_key(workload), study, trial,
-                 salt))
+    entropy=rng_seed, spawn_key=(_STREAM_TRIAL_SEED, workload_key(workload), study, trial, salt)
+  )
   return int(seq.generate_state(1, dtype=np.uint32)[0])
 
 
-def trial_log_dir(experiment_dir: str, experiment_name: str, study: int,
-                  workload: str, trial: int, framework: str = "jax") -> str:
+def trial_log_dir(
+  experiment_dir: str,
+  experiment_name: str,
+  study: int,
+  workload: str,
+  trial: int,
+  framework: str = 'jax',
+) -> str:
   """``{experiment_dir}/{experiment_name}/study_{study}/{workload}_{framework}/trial_{trial}``."""
-  return os.path.join(os.fspath(experiment_dir), experiment_name,
-                      f"study_{study}", f"{workload}_{framework}",
-                      f"trial_{trial}")
+  return os.path.join(
+    os.fspath(experiment_dir),
+    experiment_name,
+    f'study_{study}',
+    f'{workload}_{framework}',
+    f'trial_{trial}',
+  )
 
 
 def _generator(rng_seed: int, *spawn_key: int) -> np.random.Generator:
-  return np.random.default_rng(
-      np.random.SeedSequence(entropy=rng_seed, spawn_key=spawn_key))
+  return np.random.default_rng(np.random.SeedSequence(entropy=rng_seed, spawn_key=spawn_key))
 
 
 def _check_seed(rng_seed: Any) -> None:
   if isinstance(rng_seed, bool) or not isinstance(rng_seed, (int, np.integer)):
-    raise TypeError(f"rng_seed must be an int, got {rng_seed!r}")
+    raise TypeError(f'rng_seed must be an int, got {rng_seed!r}')
   if rng_seed < 0:
-    raise ValueError(f"rng_seed must be >= 0, got {rng_seed}")
+    raise ValueError(f'rng_seed must be >= 0, got {rng_seed}')
 
 
 def _check_positive(value: Any, name: str) -> int:
   if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-    raise TypeError(f"{name} must be an int, got {value!r}")
+    raise TypeError(f'{name} must be an int, got {value!r}')
   if value < 1:
-    raise ValueError(f"{name} must be >= 1, got {value}")
+    raise ValueError(f'{name} must be >= 1, got {value}')
   return int(value)
 
 
 def _check_workloads(workloads: Sequence[str]) -> list[str]:
   if isinstance(workloads, str):
-    raise TypeError("workloads must be a list of names, not a string")
+    raise TypeError('workloads must be a list of names, not a string')
   names = list(workloads)
   if not names:
-    raise ValueError("workloads is empty")
+    raise ValueError('workloads is empty')
   for w in names:
     if not isinstance(w, str) or not w or w != w.strip():
-      raise ValueError(f"invalid workload name {w!r}")
-    if os.sep in w or (os.altsep and os.altsep in w) or w in (".", ".."):
-      raise ValueError(f"workload name {w!r} cannot be used as a directory")
+      raise ValueError(f'invalid workload name {w!r}')
+    if os.sep in w or (os.altsep and os.altsep in w) or w in ('.', '..'):
+      raise ValueError(f'workload name {w!r} cannot be used as a directory')
   dupes = sorted({w for w in names if names.count(w) > 1})
   if dupes:
-    raise ValueError(f"duplicate workload(s): {', '.join(dupes)}")
+    raise ValueError(f'duplicate workload(s): {", ".join(dupes)}')
   return names
 
 
 def plan_trials(
-    workloads: Sequence[str],
-    submission_path: str | os.PathLike,
-    search_space: SearchSpace | Mapping | Sequence | None,
-    tuning_ruleset: str,
-    *,
-    num_studies: int = 3,
-    num_tuning_trials: int = 5,
-    rng_seed: int = 0,
-    experiment_dir: str | os.PathLike,
-    experiment_name: str,
-    official_per_study_draw: bool = False,
-    framework: str = "jax",
+  workloads: Sequence[str],
+  submission_path: str | os.PathLike,
+  search_space: SearchSpace | Mapping | Sequence | None,
+  tuning_ruleset: str,
+  *,
+  num_studies: int = 3,
+  num_tuning_trials: int = 5,
+  rng_seed: int = 0,
+  experiment_dir: str | os.PathLike,
+  experiment_name: str,
+  official_per_study_draw: bool = False,
+  framework: str = 'jax',
 ) -> TrialPlan:
   """All trials of a benchmark run, in execution order (study-major).
 
@@ -297,42 +303,43 @@ def plan_trials(
   """
   names = _check_workloads(workloads)
   if tuning_ruleset not in TUNING_RULESETS:
-    raise ValueError(f"unknown tuning_ruleset {tuning_ruleset!r} "
-                     f"(expected one of {', '.join(TUNING_RULESETS)})")
-  num_studies = _check_positive(num_studies, "num_studies")
-  num_tuning_trials = _check_positive(num_tuning_trials, "num_tuning_trials")
+    raise ValueError(
+      f'unknown tuning_ruleset {tuning_ruleset!r} (expected one of {", ".join(TUNING_RULESETS)})'
+    )
+  num_studies = _check_positive(num_studies, 'num_studies')
+  num_tuning_trials = _check_positive(num_tuning_trials, 'num_tuning_trials')
   _check_seed(rng_seed)
   rng_seed = int(rng_seed)
   if not experiment_name or not isinstance(experiment_name, str):
-    raise ValueError(f"invalid experiment_name {experiment_name!r}")
+    raise ValueError(f'invalid experiment_name {experiment_name!r}')
   experiment_dir = os.fspath(experiment_dir)
   if not experiment_dir:
-    raise ValueError("experiment_dir is empty")
+    raise ValueError('experiment_dir is empty')
   submission_path = os.fspath(submission_path)
   S, O = num_studies, num_tuning_trials
 
   info: dict[str, Any] = {
-      "format": PLAN_FORMAT,
-      "workloads": names,
-      "submission_path": submission_path,
-      "tuning_ruleset": tuning_ruleset,
-      "num_studies": S,
-      "num_tuning_trials": O if tuning_ruleset == "external" else 1,
-      "rng_seed": rng_seed,
-      "experiment_dir": experiment_dir,
-      "experiment_name": experiment_name,
-      "framework": framework,
-      "official_per_study_draw": bool(official_per_study_draw),
-      "order": "study-major: for study: for workload: for trial",
+    'format': PLAN_FORMAT,
+    'workloads': names,
+    'submission_path': submission_path,
+    'tuning_ruleset': tuning_ruleset,
+    'num_studies': S,
+    'num_tuning_trials': O if tuning_ruleset == 'external' else 1,
+    'rng_seed': rng_seed,
+    'experiment_dir': experiment_dir,
+    'experiment_name': experiment_name,
+    'framework': framework,
+    'official_per_study_draw': bool(official_per_study_draw),
+    'order': 'study-major: for study: for workload: for trial',
   }
 
   # assign(workload, study, trial) -> (hyperparameters, point_index)
-  if tuning_ruleset == "self":
+  if tuning_ruleset == 'self':
     if search_space is not None:
-      raise ValueError("the self-tuning ruleset takes no search space")
+      raise ValueError('the self-tuning ruleset takes no search space')
     O = 1
-    info["assignment"] = "self_tuning"
-    info["search_space"] = None
+    info['assignment'] = 'self_tuning'
+    info['search_space'] = None
 
     def assign(workload, study, trial):
       del workload, study, trial
@@ -340,34 +347,38 @@ def plan_trials(
 
   else:
     if search_space is None:
-      raise ValueError("the external tuning ruleset needs a search space")
+      raise ValueError('the external tuning ruleset needs a search space')
     space = search_space_lib.parse_search_space(search_space)
-    info["search_space"] = space.to_json()
-    info["search_space_source"] = space.source
+    info['search_space'] = space.to_json()
+    info['search_space_source'] = space.source
     if space.is_fixed:
       fixed = space.fixed_points
       if len(fixed) < O:
         raise ValueError(
-            f"the fixed search space{_from(space)} has {len(fixed)} point(s) "
-            f"but num_tuning_trials={O}; each study needs {O} distinct points")
+          f'the fixed search space{_from(space)} has {len(fixed)} point(s) '
+          f'but num_tuning_trials={O}; each study needs {O} distinct points'
+        )
       if official_per_study_draw:
-        info["assignment"] = "fixed_first_points"
-        info["draw"] = {"indices": list(range(O))}
+        info['assignment'] = 'fixed_first_points'
+        info['draw'] = {'indices': list(range(O))}
 
         def assign(workload, study, trial):
           del workload, study
           return fixed[trial - 1], trial - 1
       else:
-        info["assignment"] = "fixed_sample_without_replacement"
+        info['assignment'] = 'fixed_sample_without_replacement'
         selections = {
-            k: [int(i) for i in _generator(
-                rng_seed, _STREAM_FIXED_SELECTION, k).choice(
-                    len(fixed), size=O, replace=False)]
-            for k in range(S)
+          k: [
+            int(i)
+            for i in _generator(rng_seed, _STREAM_FIXED_SELECTION, k).choice(
+              len(fixed), size=O, replace=False
+            )
+          ]
+          for k in range(S)
         }
-        info["draw"] = {
-            "selection_spawn_key": [_STREAM_FIXED_SELECTION, "<study>"],
-            "per_study_indices": {str(k): v for k, v in selections.items()},
+        info['draw'] = {
+          'selection_spawn_key': [_STREAM_FIXED_SELECTION, '<study>'],
+          'per_study_indices': {str(k): v for k, v in selections.items()},
         }
 
         def assign(workload, study, trial):
@@ -375,42 +386,42 @@ def plan_trials(
           idx = selections[study][trial - 1]
           return fixed[idx], idx
     else:
-      info["halton"] = {
-          "primes": list(search_space_lib.halton_primes(len(space))),
-          "skip": search_space_lib.HALTON_SKIP,
+      info['halton'] = {
+        'primes': list(search_space_lib.halton_primes(len(space))),
+        'skip': search_space_lib.HALTON_SKIP,
       }
       if official_per_study_draw:
-        info["assignment"] = "official_per_study_draw"
+        info['assignment'] = 'official_per_study_draw'
         points = search_space_lib.quasirandom_points(space, O)
         orders: dict[str, dict[str, list[int]]] = {}
         for w in names:
           wk = workload_key(w)
           orders[w] = {
-              str(k): [int(i) for i in _generator(
-                  rng_seed, _STREAM_PER_STUDY_SHUFFLE, wk, k).permutation(O)]
-              for k in range(S)
+            str(k): [
+              int(i) for i in _generator(rng_seed, _STREAM_PER_STUDY_SHUFFLE, wk, k).permutation(O)
+            ]
+            for k in range(S)
           }
-        info["draw"] = {
-            "points_halton_order": points,
-            "shuffle_spawn_key": [_STREAM_PER_STUDY_SHUFFLE,
-                                  "<workload_key>", "<study>"],
-            "per_study_order": orders,
+        info['draw'] = {
+          'points_halton_order': points,
+          'shuffle_spawn_key': [_STREAM_PER_STUDY_SHUFFLE, '<workload_key>', '<study>'],
+          'per_study_order': orders,
         }
 
         def assign(workload, study, trial):
           idx = orders[workload][str(study)][trial - 1]
           return points[idx], idx
       else:
-        info["assignment"] = "documented_partition"
+        info['assignment'] = 'documented_partition'
         draw = search_space_lib.quasirandom_search(
-            space, S * O, _generator(rng_seed, _STREAM_PARTITION_SHUFFLE))
-        info["draw"] = {
-            "points_halton_order": search_space_lib.quasirandom_points(
-                space, S * O),
-            "shuffle_spawn_key": [_STREAM_PARTITION_SHUFFLE],
-            "order": list(draw.order),
-            "halton_indices": list(draw.halton_indices),
-            "partition": "study k, trial m <- order[k*O + m - 1]",
+          space, S * O, _generator(rng_seed, _STREAM_PARTITION_SHUFFLE)
+        )
+        info['draw'] = {
+          'points_halton_order': search_space_lib.quasirandom_points(space, S * O),
+          'shuffle_spawn_key': [_STREAM_PARTITION_SHUFFLE],
+          'order': list(draw.order),
+          'halton_indices': list(draw.halton_indices),
+          'partition': 'study k, trial m <- order[k*O + m - 1]',
         }
 
         def assign(workload, study, trial):
@@ -430,37 +441,38 @@ def plan_trials(
           salt += 1
           seed = derive_trial_seed(rng_seed, w, study, trial, salt)
         if salt:
-          salted.append({"workload": w, "study": study, "trial": trial,
-                         "salt": salt})
+          salted.append({'workload': w, 'study': study, 'trial': trial, 'salt': salt})
         used_seeds.add(seed)
         hparams, point_index = assign(w, study, trial)
-        trials.append(TrialSpec(
+        trials.append(
+          TrialSpec(
             workload=w,
             submission_path=submission_path,
             study=study,
             trial=trial,
             rng_seed=seed,
-            hyperparameters=(None if hparams is None
-                             else copy.deepcopy(dict(hparams))),
-            log_dir=trial_log_dir(experiment_dir, experiment_name, study, w,
-                                  trial, framework),
+            hyperparameters=(None if hparams is None else copy.deepcopy(dict(hparams))),
+            log_dir=trial_log_dir(experiment_dir, experiment_name, study, w, trial, framework),
             tuning_ruleset=tuning_ruleset,
             point_index=point_index,
-        ))
+          )
+        )
 
-  info["seed_derivation"] = {
-      "method": ("numpy.random.SeedSequence(entropy=rng_seed, spawn_key=(0, "
-                 "workload_key, study, trial, salt)).generate_state(1, "
-                 "uint32)[0]"),
-      "workload_key": "int.from_bytes(sha256(name.encode('utf-8'))[:8], 'big')",
-      "workload_keys": {w: workload_key(w) for w in names},
-      "salted": salted,
+  info['seed_derivation'] = {
+    'method': (
+      'numpy.random.SeedSequence(entropy=rng_seed, spawn_key=(0, '
+      'workload_key, study, trial, salt)).generate_state(1, '
+      'uint32)[0]'
+    ),
+    'workload_key': "int.from_bytes(sha256(name.encode('utf-8'))[:8], 'big')",
+    'workload_keys': {w: workload_key(w) for w in names},
+    'salted': salted,
   }
   return TrialPlan(trials, info)
 
 
 def _from(space: SearchSpace) -> str:
-  return f" ({space.source})" if space.source else ""
+  return f' ({space.source})' if space.source else ''
 
 
 def plan_record(plan: Sequence[TrialSpec], **extra: Any) -> dict[str, Any]:
@@ -473,19 +485,18 @@ def plan_record(plan: Sequence[TrialSpec], **extra: Any) -> dict[str, Any]:
   :meth:`TrialSpec.to_json` in execution order.
   """
   record: dict[str, Any] = {
-      "format": PLAN_FORMAT,
-      "plan": copy.deepcopy(getattr(plan, "info", {})),
-      "trials": [t.to_json() for t in plan],
+    'format': PLAN_FORMAT,
+    'plan': copy.deepcopy(getattr(plan, 'info', {})),
+    'trials': [t.to_json() for t in plan],
   }
   if extra:
-    record["extra"] = copy.deepcopy(extra)
+    record['extra'] = copy.deepcopy(extra)
   return record
 
 
 def trials_from_record(record: Mapping[str, Any]) -> list[TrialSpec]:
   """The TrialSpecs of a record written by :func:`plan_record`."""
-  fmt = record.get("format")
+  fmt = record.get('format')
   if fmt != PLAN_FORMAT:
-    raise ValueError(f"not a trial plan record (format {fmt!r}, expected "
-                     f"{PLAN_FORMAT!r})")
-  return [TrialSpec.from_json(t) for t in record["trials"]]
+    raise ValueError(f'not a trial plan record (format {fmt!r}, expected {PLAN_FORMAT!r})')
+  return [TrialSpec.from_json(t) for t in record['trials']]

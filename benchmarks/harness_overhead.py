@@ -27,25 +27,40 @@ os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 import jax
 import optax
 
-from algoperf_like import runner, search_space, submission as submission_lib
+from algoperf_like import runner, search_space
+from algoperf_like import submission as submission_lib
 from submissions import shared
 from workloads import get_workload
 from workloads.common import input_pipeline
 
-HPARAMS = {'learning_rate': 2e-3, 'one_minus_beta1': 0.1, 'beta2': 0.999,
-           'weight_decay': 0.05, 'warmup_factor': 0.05, 'label_smoothing': 0.0}
+HPARAMS = {
+  'learning_rate': 2e-3,
+  'one_minus_beta1': 0.1,
+  'beta2': 0.999,
+  'weight_decay': 0.05,
+  'warmup_factor': 0.05,
+  'label_smoothing': 0.0,
+}
 NADAMW = os.path.join(os.path.dirname(__file__), '..', 'submissions', 'nadamw', 'submission.py')
 
 
 def harness_steps_per_sec(workload, sub, data_dir, steps):
-  config = runner.RunConfig(data_dir=data_dir, max_global_steps=steps, stop_at_target=False,
-                            max_runtime_sec=1e9)
-  result = runner.train_once(workload, sub, search_space.make_hyperparameters(HPARAMS),
-                             rng_seed=1, log_dir=None, config=config)
+  config = runner.RunConfig(
+    data_dir=data_dir, max_global_steps=steps, stop_at_target=False, max_runtime_sec=1e9
+  )
+  result = runner.train_once(
+    workload,
+    sub,
+    search_space.make_hyperparameters(HPARAMS),
+    rng_seed=1,
+    log_dir=None,
+    config=config,
+  )
   # Steady state: from the first eval (after step 1, which compiles) to the last.
   first, last = result.eval_results[0], result.eval_results[-1]
-  return ((last['global_step'] - first['global_step']) /
-          (last['accumulated_submission_time'] - first['accumulated_submission_time']))
+  return (last['global_step'] - first['global_step']) / (
+    last['accumulated_submission_time'] - first['accumulated_submission_time']
+  )
 
 
 def make_minimal_loop(workload, data_dir):
@@ -53,16 +68,23 @@ def make_minimal_loop(workload, data_dir):
   model = workload._model
   arrays = workload._arrays('train', data_dir)
   batch_size = shared.batch_size_for('mnist1d')
-  schedule = shared.warmup_cosine_decay(workload.step_hint, HPARAMS['learning_rate'],
-                                        HPARAMS['warmup_factor'])
-  tx = optax.nadamw(schedule, b1=1 - HPARAMS['one_minus_beta1'], b2=HPARAMS['beta2'],
-                    eps=1e-8, weight_decay=HPARAMS['weight_decay'])
+  schedule = shared.warmup_cosine_decay(
+    workload.step_hint, HPARAMS['learning_rate'], HPARAMS['warmup_factor']
+  )
+  tx = optax.nadamw(
+    schedule,
+    b1=1 - HPARAMS['one_minus_beta1'],
+    b2=HPARAMS['beta2'],
+    eps=1e-8,
+    weight_decay=HPARAMS['weight_decay'],
+  )
 
   @jax.jit
   def step(params, opt_state, inputs, targets):
     def loss_of(p):
       logits = model.apply({'params': p}, inputs)
       return optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
+
     grads = jax.grad(loss_of)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
@@ -71,8 +93,11 @@ def make_minimal_loop(workload, data_dir):
     params = model.init(jax.random.PRNGKey(1), arrays['inputs'][:1])['params']
     opt_state = tx.init(params)
     batches = input_pipeline.TrainBatches(
-        {'inputs': arrays['inputs'], 'targets': arrays['targets']}, batch_size, seed=1)
-    params, opt_state = step(params, opt_state, *(lambda b: (b['inputs'], b['targets']))(next(batches)))
+      {'inputs': arrays['inputs'], 'targets': arrays['targets']}, batch_size, seed=1
+    )
+    params, opt_state = step(
+      params, opt_state, *(lambda b: (b['inputs'], b['targets']))(next(batches))
+    )
     jax.block_until_ready(params)
     start = time.perf_counter()
     for _ in range(steps):
@@ -80,6 +105,7 @@ def make_minimal_loop(workload, data_dir):
       params, opt_state = step(params, opt_state, b['inputs'], b['targets'])
     jax.block_until_ready(params)
     return steps / (time.perf_counter() - start)
+
   return run
 
 
@@ -87,7 +113,9 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--steps', type=int, default=3000)
   parser.add_argument('--repeats', type=int, default=7)
-  parser.add_argument('--data_dir', default=os.path.join(tempfile.gettempdir(), 'algoperf_like_bench_data'))
+  parser.add_argument(
+    '--data_dir', default=os.path.join(tempfile.gettempdir(), 'algoperf_like_bench_data')
+  )
   args = parser.parse_args()
 
   workload = get_workload('mnist1d', args.data_dir)

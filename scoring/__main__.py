@@ -1,4 +1,5 @@
 """``python -m scoring ...`` (same as ``algoperf-like score ...``)."""
+
 from .cli import main
 
 raise SystemExit(main())

@@ -42,184 +42,202 @@ Notation: submission ``s``, workload ``w``, study ``k``, trial ``j``, eval
    the workload budget + 1 s (as the official ``compute_speedups.py``);
    ``speedup = 1 / that`` (the documentation's ``t_ref / t_s``).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-_TKEYS = ["submission", "study", "workload", "framework", "trial"]
+_TKEYS = ['submission', 'study', 'workload', 'framework', 'trial']
 
 
 def _target_arrays(workloads: pd.Series, targets) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row target value and minimize flag for a column of workload names."""
-    cats = pd.Categorical(workloads)
-    vals = np.array([targets.get(c).value for c in cats.categories], dtype=float)
-    mins = np.array([targets.get(c).minimize for c in cats.categories], dtype=bool)
-    codes = cats.codes
-    return vals[codes], mins[codes]
+  """Per-row target value and minimize flag for a column of workload names."""
+  cats = pd.Categorical(workloads)
+  vals = np.array([targets.get(c).value for c in cats.categories], dtype=float)
+  mins = np.array([targets.get(c).minimize for c in cats.categories], dtype=bool)
+  codes = cats.codes
+  return vals[codes], mins[codes]
 
 
-def trial_times(evals: pd.DataFrame, trials: pd.DataFrame, targets,
-                budgets: dict[str, float] | None = None) -> pd.DataFrame:
-    """One row per trial: first eval reaching the target and its time.
+def trial_times(
+  evals: pd.DataFrame, trials: pd.DataFrame, targets, budgets: dict[str, float] | None = None
+) -> pd.DataFrame:
+  """One row per trial: first eval reaching the target and its time.
 
-    ``evals`` rows must be in file order within each trial.  Columns out:
-    ``submission, study, workload, framework, trial, n_evals, reached, eval,
-    global_step, time_to_target, best_value, target``.
-    """
-    tv, mn = _target_arrays(evals["workload"], targets)
-    v = evals["value"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        hit = np.where(mn, v <= tv, v >= tv)
-    if budgets:
-        b = evals["workload"].astype(str).map(budgets).to_numpy(dtype=float, na_value=np.inf)
-        hit &= evals["submission_time_s"].to_numpy(dtype=float) <= b
-    ev = pd.DataFrame({c: evals[c].astype(str).to_numpy() for c in _TKEYS})
-    ev["eval"] = evals["eval"].to_numpy()
-    ev["global_step"] = evals["global_step"].to_numpy(dtype=float)
-    ev["submission_time_s"] = evals["submission_time_s"].to_numpy(dtype=float)
-    ev["v"] = np.where(mn, v, -v)  # signed so that smaller is better
-    first = (ev.loc[hit].drop_duplicates(_TKEYS, keep="first")
-             .set_index(_TKEYS)[["eval", "global_step", "submission_time_s"]])
-    best = ev.groupby(_TKEYS, sort=False)["v"].min().rename("best_signed")
-    out = trials[_TKEYS + ["n_evals"]].copy()
-    for c in _TKEYS:
-        out[c] = out[c].astype(str)
-    out = out.join(first, on=_TKEYS).join(best, on=_TKEYS)
-    out["reached"] = out["eval"].notna()
-    out["eval"] = out["eval"].fillna(-1).astype(int)
-    out["time_to_target"] = out.pop("submission_time_s").fillna(np.inf)
-    _, mins = _target_arrays(out["workload"], targets)
-    out["best_value"] = np.where(mins, out["best_signed"], -out["best_signed"])
-    out["target"] = _target_arrays(out["workload"], targets)[0]
-    return out.drop(columns="best_signed").reset_index(drop=True)
+  ``evals`` rows must be in file order within each trial.  Columns out:
+  ``submission, study, workload, framework, trial, n_evals, reached, eval,
+  global_step, time_to_target, best_value, target``.
+  """
+  tv, mn = _target_arrays(evals['workload'], targets)
+  v = evals['value'].to_numpy(dtype=float)
+  with np.errstate(invalid='ignore'):
+    hit = np.where(mn, v <= tv, v >= tv)
+  if budgets:
+    b = evals['workload'].astype(str).map(budgets).to_numpy(dtype=float, na_value=np.inf)
+    hit &= evals['submission_time_s'].to_numpy(dtype=float) <= b
+  ev = pd.DataFrame({c: evals[c].astype(str).to_numpy() for c in _TKEYS})
+  ev['eval'] = evals['eval'].to_numpy()
+  ev['global_step'] = evals['global_step'].to_numpy(dtype=float)
+  ev['submission_time_s'] = evals['submission_time_s'].to_numpy(dtype=float)
+  ev['v'] = np.where(mn, v, -v)  # signed so that smaller is better
+  first = (
+    ev.loc[hit]
+    .drop_duplicates(_TKEYS, keep='first')
+    .set_index(_TKEYS)[['eval', 'global_step', 'submission_time_s']]
+  )
+  best = ev.groupby(_TKEYS, sort=False)['v'].min().rename('best_signed')
+  out = trials[_TKEYS + ['n_evals']].copy()
+  for c in _TKEYS:
+    out[c] = out[c].astype(str)
+  out = out.join(first, on=_TKEYS).join(best, on=_TKEYS)
+  out['reached'] = out['eval'].notna()
+  out['eval'] = out['eval'].fillna(-1).astype(int)
+  out['time_to_target'] = out.pop('submission_time_s').fillna(np.inf)
+  _, mins = _target_arrays(out['workload'], targets)
+  out['best_value'] = np.where(mins, out['best_signed'], -out['best_signed'])
+  out['target'] = _target_arrays(out['workload'], targets)[0]
+  return out.drop(columns='best_signed').reset_index(drop=True)
 
 
-def study_times(trial_df: pd.DataFrame, best_trial: str = "eval") -> pd.DataFrame:
-    """Best trial per (submission, workload, study); see module docstring."""
-    if best_trial not in ("eval", "time"):
-        raise ValueError("best_trial must be 'eval' or 'time'")
-    order = ["eval", "time_to_target"] if best_trial == "eval" else ["time_to_target", "eval"]
-    df = trial_df.copy()
-    df["_miss"] = ~df["reached"]
-    df["_tnum"] = df["trial"].str.extract(r"(\d+)", expand=False).astype(float)
-    df = df.sort_values(["_miss"] + order + ["_tnum", "trial"], kind="stable")
-    g = df.groupby(["submission", "workload", "study"], sort=True)
-    best = g.head(1).set_index(["submission", "workload", "study"])
-    res = pd.DataFrame({
-        "n_trials": g.size(),
-        "n_reached": g["reached"].sum().astype(int),
-    })
-    res["best_trial"] = best["trial"].where(best["reached"])
-    res["eval"] = best["eval"].where(best["reached"], -1).astype(int)
-    res["global_step"] = best["global_step"].where(best["reached"])
-    res["time_to_target"] = best["time_to_target"].where(best["reached"], np.inf)
-    return res.reset_index()
+def study_times(trial_df: pd.DataFrame, best_trial: str = 'eval') -> pd.DataFrame:
+  """Best trial per (submission, workload, study); see module docstring."""
+  if best_trial not in ('eval', 'time'):
+    raise ValueError("best_trial must be 'eval' or 'time'")
+  order = ['eval', 'time_to_target'] if best_trial == 'eval' else ['time_to_target', 'eval']
+  df = trial_df.copy()
+  df['_miss'] = ~df['reached']
+  df['_tnum'] = df['trial'].str.extract(r'(\d+)', expand=False).astype(float)
+  df = df.sort_values(['_miss'] + order + ['_tnum', 'trial'], kind='stable')
+  g = df.groupby(['submission', 'workload', 'study'], sort=True)
+  best = g.head(1).set_index(['submission', 'workload', 'study'])
+  res = pd.DataFrame(
+    {
+      'n_trials': g.size(),
+      'n_reached': g['reached'].sum().astype(int),
+    }
+  )
+  res['best_trial'] = best['trial'].where(best['reached'])
+  res['eval'] = best['eval'].where(best['reached'], -1).astype(int)
+  res['global_step'] = best['global_step'].where(best['reached'])
+  res['time_to_target'] = best['time_to_target'].where(best['reached'], np.inf)
+  return res.reset_index()
 
 
 def workload_times(study_df: pd.DataFrame) -> pd.DataFrame:
-    """Median over studies per (submission, workload) (long format)."""
-    g = study_df.groupby(["submission", "workload"], sort=True)
-    out = g["time_to_target"].agg(lambda x: float(np.median(x.to_numpy(dtype=float))))
-    res = pd.DataFrame({"time_to_target": out, "n_studies": g.size(),
-                        "n_studies_reached": g["time_to_target"].agg(lambda x: int(np.isfinite(x).sum()))})
-    return res.reset_index()
+  """Median over studies per (submission, workload) (long format)."""
+  g = study_df.groupby(['submission', 'workload'], sort=True)
+  out = g['time_to_target'].agg(lambda x: float(np.median(x.to_numpy(dtype=float))))
+  res = pd.DataFrame(
+    {
+      'time_to_target': out,
+      'n_studies': g.size(),
+      'n_studies_reached': g['time_to_target'].agg(lambda x: int(np.isfinite(x).sum())),
+    }
+  )
+  return res.reset_index()
 
 
-def time_table(wl_df: pd.DataFrame, submissions: list[str] | None = None,
-               workloads: list[str] | None = None) -> pd.DataFrame:
-    """Pivot to submissions x workloads (NaN where a submission has no logs)."""
-    t = wl_df.pivot(index="submission", columns="workload", values="time_to_target")
-    if submissions is not None:
-        t = t.reindex(index=submissions)
-    if workloads is not None:
-        t = t.reindex(columns=workloads)
-    t.index.name, t.columns.name = "submission", "workload"
-    return t.astype(float)
+def time_table(
+  wl_df: pd.DataFrame, submissions: list[str] | None = None, workloads: list[str] | None = None
+) -> pd.DataFrame:
+  """Pivot to submissions x workloads (NaN where a submission has no logs)."""
+  t = wl_df.pivot(index='submission', columns='workload', values='time_to_target')
+  if submissions is not None:
+    t = t.reindex(index=submissions)
+  if workloads is not None:
+    t = t.reindex(columns=workloads)
+  t.index.name, t.columns.name = 'submission', 'workload'
+  return t.astype(float)
 
 
-def apply_cut_and_heldout(table: pd.DataFrame, base: list[str], held_out: list[str],
-                          base_of, cut: float | None = 4.0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Steps of rule 4.  Returns (times of base workloads, status strings)."""
-    cols = list(dict.fromkeys(list(base) + list(held_out)))
-    t = table.reindex(columns=cols).astype(float).copy()
-    status = pd.DataFrame(np.where(t.isna(), "no logs", np.where(np.isinf(t), "not reached", "ok")),
-                          index=t.index, columns=t.columns)
-    for v in held_out:
-        b = base_of(v)
-        bad = t[b].isna() | np.isinf(t[b])
-        flip = bad & np.isfinite(t[v])
-        t.loc[bad, v] = np.inf
-        status.loc[flip, v] = f"base {b} missed"
-    if cut is not None:
-        best = t.min(axis=0, skipna=True)
-        with np.errstate(invalid="ignore"):
-            over = t.gt(cut * best, axis=1) & np.isfinite(t)
-        t[over] = np.inf
-        status[over] = f"> {cut:g}x best"
-    for v in held_out:
-        b = base_of(v)
-        bad = t[v].isna() | np.isinf(t[v])
-        flip = bad & np.isfinite(t[b])
-        t.loc[bad, b] = np.inf
-        status.loc[flip, b] = f"held-out {v} missed"
-    return t[list(base)], status
+def apply_cut_and_heldout(
+  table: pd.DataFrame, base: list[str], held_out: list[str], base_of, cut: float | None = 4.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+  """Steps of rule 4.  Returns (times of base workloads, status strings)."""
+  cols = list(dict.fromkeys(list(base) + list(held_out)))
+  t = table.reindex(columns=cols).astype(float).copy()
+  status = pd.DataFrame(
+    np.where(t.isna(), 'no logs', np.where(np.isinf(t), 'not reached', 'ok')),
+    index=t.index,
+    columns=t.columns,
+  )
+  for v in held_out:
+    b = base_of(v)
+    bad = t[b].isna() | np.isinf(t[b])
+    flip = bad & np.isfinite(t[v])
+    t.loc[bad, v] = np.inf
+    status.loc[flip, v] = f'base {b} missed'
+  if cut is not None:
+    best = t.min(axis=0, skipna=True)
+    with np.errstate(invalid='ignore'):
+      over = t.gt(cut * best, axis=1) & np.isfinite(t)
+    t[over] = np.inf
+    status[over] = f'> {cut:g}x best'
+  for v in held_out:
+    b = base_of(v)
+    bad = t[v].isna() | np.isinf(t[v])
+    flip = bad & np.isfinite(t[b])
+    t.loc[bad, b] = np.inf
+    status.loc[flip, b] = f'held-out {v} missed'
+  return t[list(base)], status
 
 
 def performance_ratios(table: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
-    """Rule 5: ``t / min_s t`` (or ``t / t_ref``); undefined ratios keep ``t``."""
-    denom = table.min(axis=0) if reference is None else table.loc[reference]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = table.div(denom, axis=1)
-    return r.where(r.notna(), table)
+  """Rule 5: ``t / min_s t`` (or ``t / t_ref``); undefined ratios keep ``t``."""
+  denom = table.min(axis=0) if reference is None else table.loc[reference]
+  with np.errstate(invalid='ignore', divide='ignore'):
+    r = table.div(denom, axis=1)
+  return r.where(r.notna(), table)
 
 
 def tau_grid(min_tau: float = 1.0, max_tau: float = 4.0, num_points: int = 100) -> np.ndarray:
-    """The official grid: ``np.linspace(min_tau, max_tau, num_points)``."""
-    return np.linspace(min_tau, max_tau, num=num_points)
+  """The official grid: ``np.linspace(min_tau, max_tau, num_points)``."""
+  return np.linspace(min_tau, max_tau, num=num_points)
 
 
 def performance_profile(ratios: pd.DataFrame, n_workloads: int, taus: np.ndarray) -> pd.DataFrame:
-    """Rule 6: rho_s(tau) for every tau (columns) and submission (rows)."""
-    r = ratios.to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        counts = (r[:, :, None] <= taus[None, None, :]).sum(axis=1)
-    return pd.DataFrame(counts / n_workloads, index=ratios.index, columns=taus)
+  """Rule 6: rho_s(tau) for every tau (columns) and submission (rows)."""
+  r = ratios.to_numpy(dtype=float)
+  with np.errstate(invalid='ignore'):
+    counts = (r[:, :, None] <= taus[None, None, :]).sum(axis=1)
+  return pd.DataFrame(counts / n_workloads, index=ratios.index, columns=taus)
 
 
 def benchmark_score(profile: pd.DataFrame) -> pd.Series:
-    """Rule 7, official: trapezoid of rho over the grid / (tau_max - tau_min)."""
-    taus = np.asarray(profile.columns, dtype=float)
-    s = np.trapezoid(profile.to_numpy(dtype=float), x=taus, axis=1) / (taus.max() - taus.min())
-    return pd.Series(s, index=profile.index, name="score")
+  """Rule 7, official: trapezoid of rho over the grid / (tau_max - tau_min)."""
+  taus = np.asarray(profile.columns, dtype=float)
+  s = np.trapezoid(profile.to_numpy(dtype=float), x=taus, axis=1) / (taus.max() - taus.min())
+  return pd.Series(s, index=profile.index, name='score')
 
 
 def exact_score(ratios: pd.DataFrame, n_workloads: int, max_tau: float = 4.0) -> pd.Series:
-    """Rule 7, documentation: exact normalized integral of rho over [1, max_tau]."""
-    r = ratios.to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        area = np.where(r <= max_tau, max_tau - np.maximum(r, 1.0), 0.0)
-    s = np.nansum(area, axis=1) / (n_workloads * (max_tau - 1.0))
-    return pd.Series(s, index=ratios.index, name="score")
+  """Rule 7, documentation: exact normalized integral of rho over [1, max_tau]."""
+  r = ratios.to_numpy(dtype=float)
+  with np.errstate(invalid='ignore'):
+    area = np.where(r <= max_tau, max_tau - np.maximum(r, 1.0), 0.0)
+  s = np.nansum(area, axis=1) / (n_workloads * (max_tau - 1.0))
+  return pd.Series(s, index=ratios.index, name='score')
 
 
 def speedups(table: pd.DataFrame, reference: str, budgets: dict[str, float | None]) -> pd.DataFrame:
-    """Rule 8 on raw workload times (base workloads as columns)."""
-    if reference not in table.index:
-        raise KeyError(reference)
-    t = table.astype(float).copy()
-    used = []
-    for w in t.columns:
-        b = budgets.get(w)
-        col = t[w]
-        bad = col.isna() | np.isinf(col)
-        if bad.any():
-            if b is None:
-                continue  # cannot compare a miss without a budget: skip workload
-            t.loc[bad, w] = b + 1.0
-        used.append(w)
-    t = t[used]
-    ratio = t.div(t.loc[reference], axis=1)
-    gm = np.exp(np.log(ratio).mean(axis=1)) if used else pd.Series(np.nan, index=t.index)
-    return pd.DataFrame({"time_ratio_gmean": gm, "speedup": 1.0 / gm,
-                         "n_workloads": len(used)}, index=t.index)
+  """Rule 8 on raw workload times (base workloads as columns)."""
+  if reference not in table.index:
+    raise KeyError(reference)
+  t = table.astype(float).copy()
+  used = []
+  for w in t.columns:
+    b = budgets.get(w)
+    col = t[w]
+    bad = col.isna() | np.isinf(col)
+    if bad.any():
+      if b is None:
+        continue  # cannot compare a miss without a budget: skip workload
+      t.loc[bad, w] = b + 1.0
+    used.append(w)
+  t = t[used]
+  ratio = t.div(t.loc[reference], axis=1)
+  gm = np.exp(np.log(ratio).mean(axis=1)) if used else pd.Series(np.nan, index=t.index)
+  return pd.DataFrame(
+    {'time_ratio_gmean': gm, 'speedup': 1.0 / gm, 'n_workloads': len(used)}, index=t.index
+  )

@@ -26,6 +26,7 @@ minimized metric and ``v_i >= target`` for a maximized one (NaN never does).
 The file is read by path; workload code (which may import JAX) is never
 imported.  The default file is this project's ``workloads/targets.json``.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -38,169 +39,180 @@ from .errors import TargetsError
 
 #: Direction of every known metric, keyed by exact metric name: True = minimize.
 METRIC_DIRECTION: dict[str, bool] = {
-    # minimized
-    "loss": True,
-    "ce_loss": True,
-    "l1_loss": True,
-    "ctc_loss": True,
-    "error_rate": True,
-    "wer": True,
-    "ppl": True,
-    "perplexity": True,
-    "mse": True,
-    "mae": True,
-    # maximized
-    "accuracy": False,
-    "mean_average_precision": False,
-    "map": False,
-    "ssim": False,
-    "bleu": False,
-    "auc": False,
+  # minimized
+  'loss': True,
+  'ce_loss': True,
+  'l1_loss': True,
+  'ctc_loss': True,
+  'error_rate': True,
+  'wer': True,
+  'ppl': True,
+  'perplexity': True,
+  'mse': True,
+  'mae': True,
+  # maximized
+  'accuracy': False,
+  'mean_average_precision': False,
+  'map': False,
+  'ssim': False,
+  'bleu': False,
+  'auc': False,
 }
 
-_GOALS = {"minimize": True, "min": True, "maximize": False, "max": False}
+_GOALS = {'minimize': True, 'min': True, 'maximize': False, 'max': False}
 
-BUDGETS_FILE = Path(__file__).resolve().parent / "official_budgets.json"
+BUDGETS_FILE = Path(__file__).resolve().parent / 'official_budgets.json'
 
 
 @dataclass(frozen=True)
 class WorkloadTarget:
-    """Scoring constants of one workload (name without framework suffix)."""
+  """Scoring constants of one workload (name without framework suffix)."""
 
-    name: str
-    metric: str  # e.g. "error_rate"
-    value: float  # validation target
-    minimize: bool
-    step_hint: int | None = None
-    budget_s: float | None = None  # external-tuning max_allowed_runtime_sec
+  name: str
+  metric: str  # e.g. "error_rate"
+  value: float  # validation target
+  minimize: bool
+  step_hint: int | None = None
+  budget_s: float | None = None  # external-tuning max_allowed_runtime_sec
 
-    @property
-    def column(self) -> str:
-        """CSV column holding the validation metric."""
-        return f"validation/{self.metric}"
+  @property
+  def column(self) -> str:
+    """CSV column holding the validation metric."""
+    return f'validation/{self.metric}'
 
 
 @dataclass(frozen=True)
 class Targets:
-    """One benchmark version's targets (see module docstring)."""
+  """One benchmark version's targets (see module docstring)."""
 
-    workloads: dict[str, WorkloadTarget]
-    base: tuple[str, ...]
-    held_out: tuple[str, ...] = ()
-    version: str | None = None
-    self_tuning_factor: float = 1.5
-    path: str = ""
-    extra: dict = field(default_factory=dict)
+  workloads: dict[str, WorkloadTarget]
+  base: tuple[str, ...]
+  held_out: tuple[str, ...] = ()
+  version: str | None = None
+  self_tuning_factor: float = 1.5
+  path: str = ''
+  extra: dict = field(default_factory=dict)
 
-    def get(self, name: str) -> WorkloadTarget | None:
-        return self.workloads.get(name)
+  def get(self, name: str) -> WorkloadTarget | None:
+    return self.workloads.get(name)
 
-    def base_of(self, workload: str) -> str:
-        """Base workload of a (held-out) variant: the longest base name that
-        is a prefix of ``workload``; the name itself when none matches."""
-        if workload in self.base:
-            return workload
-        best = ""
-        for b in self.base:
-            if workload.startswith(b + "_") and len(b) > len(best):
-                best = b
-        return best or workload
+  def base_of(self, workload: str) -> str:
+    """Base workload of a (held-out) variant: the longest base name that
+    is a prefix of ``workload``; the name itself when none matches."""
+    if workload in self.base:
+      return workload
+    best = ''
+    for b in self.base:
+      if workload.startswith(b + '_') and len(b) > len(best):
+        best = b
+    return best or workload
 
-    def budget(self, workload: str, self_tuning: bool = False) -> float | None:
-        """Budget in seconds of ``workload`` for the chosen ruleset, or None."""
-        t = self.get(workload)
-        b = t.budget_s if t is not None else None
-        if b is None:
-            return None
-        return b * (self.self_tuning_factor if self_tuning else 1.0)
+  def budget(self, workload: str, self_tuning: bool = False) -> float | None:
+    """Budget in seconds of ``workload`` for the chosen ruleset, or None."""
+    t = self.get(workload)
+    b = t.budget_s if t is not None else None
+    if b is None:
+      return None
+    return b * (self.self_tuning_factor if self_tuning else 1.0)
 
 
 def default_targets_path() -> Path:
-    """This project's ``workloads/targets.json``, located without importing
-    the ``workloads`` package (its ``__init__`` may import JAX)."""
-    here = Path(__file__).resolve().parents[1] / "workloads" / "targets.json"
-    if here.is_file():
-        return here
-    spec = importlib.util.find_spec("workloads")  # does not execute the package
-    for loc in (spec.submodule_search_locations or []) if spec else []:
-        cand = Path(loc) / "targets.json"
-        if cand.is_file():
-            return cand
+  """This project's ``workloads/targets.json``, located without importing
+  the ``workloads`` package (its ``__init__`` may import JAX)."""
+  here = Path(__file__).resolve().parents[1] / 'workloads' / 'targets.json'
+  if here.is_file():
     return here
+  spec = importlib.util.find_spec('workloads')  # does not execute the package
+  for loc in (spec.submodule_search_locations or []) if spec else []:
+    cand = Path(loc) / 'targets.json'
+    if cand.is_file():
+      return cand
+  return here
 
 
 def _official_budgets(version: str | None) -> tuple[dict[str, float], float]:
-    data = json.loads(BUDGETS_FILE.read_text())
-    ver = version if version in data["versions"] else data["latest"]
-    entry = data["versions"][ver]
-    return dict(entry["max_allowed_runtime_sec"]), float(entry["self_tuning_runtime_factor"])
+  data = json.loads(BUDGETS_FILE.read_text())
+  ver = version if version in data['versions'] else data['latest']
+  entry = data['versions'][ver]
+  return dict(entry['max_allowed_runtime_sec']), float(entry['self_tuning_runtime_factor'])
 
 
 def _direction(name: str, spec: dict, path: str) -> bool:
-    for key in ("target_metric_goal", "metric_direction"):
-        if key in spec:
-            goal = str(spec[key]).lower()
-            if goal not in _GOALS:
-                raise TargetsError(
-                    f"{path}: workload {name!r}: {key} must be one of "
-                    f"{sorted(_GOALS)}, got {spec[key]!r}")
-            return _GOALS[goal]
-    metric = spec["target_metric_name"]
-    if metric not in METRIC_DIRECTION:
+  for key in ('target_metric_goal', 'metric_direction'):
+    if key in spec:
+      goal = str(spec[key]).lower()
+      if goal not in _GOALS:
         raise TargetsError(
-            f"{path}: workload {name!r}: unknown direction of metric {metric!r}; "
-            "add \"metric_direction\": \"min\"|\"max\" to the targets file")
-    return METRIC_DIRECTION[metric]
+          f'{path}: workload {name!r}: {key} must be one of {sorted(_GOALS)}, got {spec[key]!r}'
+        )
+      return _GOALS[goal]
+  metric = spec['target_metric_name']
+  if metric not in METRIC_DIRECTION:
+    raise TargetsError(
+      f'{path}: workload {name!r}: unknown direction of metric {metric!r}; '
+      'add "metric_direction": "min"|"max" to the targets file'
+    )
+  return METRIC_DIRECTION[metric]
 
 
 def load_targets(path: str | Path | None = None) -> Targets:
-    """Load and validate a targets file (default: ``workloads/targets.json``)."""
-    p = Path(path) if path is not None else default_targets_path()
+  """Load and validate a targets file (default: ``workloads/targets.json``)."""
+  p = Path(path) if path is not None else default_targets_path()
+  try:
+    raw = json.loads(p.read_text())
+  except FileNotFoundError:
+    raise TargetsError(f'targets file not found: {p}') from None
+  except (OSError, UnicodeDecodeError) as e:
+    raise TargetsError(f'cannot read targets file {p}: {e}') from None
+  except json.JSONDecodeError as e:
+    raise TargetsError(f'{p}:{e.lineno}: invalid JSON: {e.msg}') from None
+  if not isinstance(raw, dict) or not isinstance(raw.get('workloads'), dict):
+    raise TargetsError(f"{p}: expected an object with a 'workloads' object")
+  version = raw.get('benchmark_version')
+  version = str(version) if version is not None else None
+  budgets, factor = _official_budgets(version)
+  factor = float(raw.get('self_tuning_runtime_factor', factor))
+  wl: dict[str, WorkloadTarget] = {}
+  for name, spec in raw['workloads'].items():
+    if not isinstance(spec, dict):
+      raise TargetsError(f'{p}: workload {name!r}: expected an object')
     try:
-        raw = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise TargetsError(f"targets file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise TargetsError(f"cannot read targets file {p}: {e}") from None
-    except json.JSONDecodeError as e:
-        raise TargetsError(f"{p}:{e.lineno}: invalid JSON: {e.msg}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("workloads"), dict):
-        raise TargetsError(f"{p}: expected an object with a 'workloads' object")
-    version = raw.get("benchmark_version")
-    version = str(version) if version is not None else None
-    budgets, factor = _official_budgets(version)
-    factor = float(raw.get("self_tuning_runtime_factor", factor))
-    wl: dict[str, WorkloadTarget] = {}
-    for name, spec in raw["workloads"].items():
-        if not isinstance(spec, dict):
-            raise TargetsError(f"{p}: workload {name!r}: expected an object")
-        try:
-            metric = str(spec["target_metric_name"])
-            value = float(spec["validation_target_value"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise TargetsError(f"{p}: workload {name!r}: bad or missing field {e}") from None
-        if math.isnan(value):
-            raise TargetsError(f"{p}: workload {name!r}: target is NaN")
-        budget = spec.get("max_allowed_runtime_sec")
-        wl[name] = WorkloadTarget(
-            name=name, metric=metric, value=value,
-            minimize=_direction(name, spec, str(p)),
-            step_hint=spec.get("step_hint"),
-            budget_s=float(budget) if budget is not None else None)
-    base = tuple(raw.get("base_workloads") or sorted(wl))
-    held = tuple(raw.get("held_out_workloads") or ())
-    missing = [w for w in base + held if w not in wl]
-    if missing:
-        raise TargetsError(f"{p}: base/held-out workloads missing from 'workloads': {missing}")
-    tg = Targets(workloads=wl, base=base, held_out=held, version=version,
-                 self_tuning_factor=factor, path=str(p))
-    # Official budgets for workloads (and their held-out variants) without one.
-    filled = {}
-    for name, t in wl.items():
-        if t.budget_s is None:
-            b = budgets.get(name, budgets.get(tg.base_of(name)))
-            if b is not None:
-                t = WorkloadTarget(t.name, t.metric, t.value, t.minimize, t.step_hint, float(b))
-        filled[name] = t
-    return Targets(workloads=filled, base=base, held_out=held, version=version,
-                   self_tuning_factor=factor, path=str(p))
+      metric = str(spec['target_metric_name'])
+      value = float(spec['validation_target_value'])
+    except (KeyError, TypeError, ValueError) as e:
+      raise TargetsError(f'{p}: workload {name!r}: bad or missing field {e}') from None
+    if math.isnan(value):
+      raise TargetsError(f'{p}: workload {name!r}: target is NaN')
+    budget = spec.get('max_allowed_runtime_sec')
+    wl[name] = WorkloadTarget(
+      name=name,
+      metric=metric,
+      value=value,
+      minimize=_direction(name, spec, str(p)),
+      step_hint=spec.get('step_hint'),
+      budget_s=float(budget) if budget is not None else None,
+    )
+  base = tuple(raw.get('base_workloads') or sorted(wl))
+  held = tuple(raw.get('held_out_workloads') or ())
+  missing = [w for w in base + held if w not in wl]
+  if missing:
+    raise TargetsError(f"{p}: base/held-out workloads missing from 'workloads': {missing}")
+  tg = Targets(
+    workloads=wl, base=base, held_out=held, version=version, self_tuning_factor=factor, path=str(p)
+  )
+  # Official budgets for workloads (and their held-out variants) without one.
+  filled = {}
+  for name, t in wl.items():
+    if t.budget_s is None:
+      b = budgets.get(name, budgets.get(tg.base_of(name)))
+      if b is not None:
+        t = WorkloadTarget(t.name, t.metric, t.value, t.minimize, t.step_hint, float(b))
+    filled[name] = t
+  return Targets(
+    workloads=filled,
+    base=base,
+    held_out=held,
+    version=version,
+    self_tuning_factor=factor,
+    path=str(p),
+  )

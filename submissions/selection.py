@@ -59,6 +59,7 @@ class SelectionState(NamedTuple):
     selection: the method's own state, a NamedTuple of numpy arrays that
       ``data_selection`` updates in place (checkpointed with the rest).
   """
+
   base: shared.OptaxState
   selection: Any
 
@@ -69,18 +70,39 @@ def init_state(workload: spec.Workload, hyperparameters, selection: Any) -> Sele
   return SelectionState(shared.init_optax_state(workload, tx), selection)
 
 
-def update_params(workload, current_param_container, current_params_types,
-                  model_state, hyperparameters, batch, loss_type, optimizer_state,
-                  eval_results, global_step, rng, train_state=None):
+def update_params(
+  workload,
+  current_param_container,
+  current_params_types,
+  model_state,
+  hyperparameters,
+  batch,
+  loss_type,
+  optimizer_state,
+  eval_results,
+  global_step,
+  rng,
+  train_state=None,
+):
   """NAdamW's step on ``optimizer_state.base``, ending the trial once its LR is 0.
 
   As :func:`submissions.shared.update_params_until_zero_lr` (the cosine schedule is
   zero from ``step_hint`` on); the selection state passes through unchanged.
   """
   base, params, model_state = shared.update_params_until_zero_lr(
-      workload, current_param_container, current_params_types, model_state,
-      hyperparameters, batch, loss_type, optimizer_state.base, eval_results,
-      global_step, rng, train_state)
+    workload,
+    current_param_container,
+    current_params_types,
+    model_state,
+    hyperparameters,
+    batch,
+    loss_type,
+    optimizer_state.base,
+    eval_results,
+    global_step,
+    rng,
+    train_state,
+  )
   return optimizer_state._replace(base=base), params, model_state
 
 
@@ -105,8 +127,9 @@ def take(batch: Batch, index: np.ndarray) -> Batch:
 def concatenate(parts: List[Batch]) -> Batch:
   """The rows of ``parts``, in order, as one batch, placed as the input queue places
   batches (sharded over the devices when there are several)."""
-  batch = parts[0] if len(parts) == 1 else {
-      k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  batch = (
+    parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  )
   return jax_sharding_utils.place_batch(batch)
 
 
@@ -136,6 +159,7 @@ class RS2State(NamedTuple):
     rank: ``int64[N]``: each example's position in the current pass's permutation.
     used: ``bool[N]``: trained on in the current round.
   """
+
   seed: np.ndarray
   round: np.ndarray
   rank: np.ndarray
@@ -158,9 +182,12 @@ def rs2_pass_ranks(seed: np.ndarray, pass_index: int, num_examples: int) -> np.n
 def rs2_init(num_examples: int, rng) -> RS2State:
   """State at the start of round 0 of pass 0."""
   seed = key_seed(rng)
-  return RS2State(seed=seed, round=np.zeros((), np.int64),
-                  rank=rs2_pass_ranks(seed, 0, num_examples),
-                  used=np.zeros(num_examples, bool))
+  return RS2State(
+    seed=seed,
+    round=np.zeros((), np.int64),
+    rank=rs2_pass_ranks(seed, 0, num_examples),
+    used=np.zeros(num_examples, bool),
+  )
 
 
 def rs2_members(state: RS2State, ids: np.ndarray, round_size: int) -> np.ndarray:
@@ -200,7 +227,7 @@ def rs2_select(state: RS2State, input_queue, batch_size: int, fraction: float) -
     if ids.size and (ids.min() < 0 or ids.max() >= len(state.rank)):
       raise ValueError(f'example_id outside [0, {len(state.rank)}): not a training id')
     keep = valid_rows(candidates) & rs2_members(state, ids, round_size) & ~state.used[ids]
-    index = np.flatnonzero(keep)[:batch_size - filled]
+    index = np.flatnonzero(keep)[: batch_size - filled]
     state.used[ids[index]] = True
     rs2_finish_round_if_done(state, round_size)
     parts.append(take(candidates, index))
@@ -209,11 +236,13 @@ def rs2_select(state: RS2State, input_queue, batch_size: int, fraction: float) -
 
 
 # ----- Loss-based selection: one jitted forward pass. -----
-def per_example_losses(workload: spec.Workload, label_smoothing: float, params,
-                       model_state, batch: Batch, rng) -> jax.Array:
+def per_example_losses(
+  workload: spec.Workload, label_smoothing: float, params, model_state, batch: Batch, rng
+) -> jax.Array:
   """``float[B]``: each example's training loss (EVAL mode); ``-inf`` for padding rows."""
-  logits, _ = workload.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL,
-                                rng, update_batch_norm=False)
+  logits, _ = workload.model_fn(
+    params, batch, model_state, spec.ForwardPassMode.EVAL, rng, update_batch_norm=False
+  )
   weights = batch['weights']
   losses = workload.loss_fn(batch['targets'], logits, weights, label_smoothing)['per_example']
   losses = losses.reshape(losses.shape[0], -1).sum(axis=1)  # Sum over tokens, if any.
@@ -259,11 +288,9 @@ def rank_based_selection(losses: jax.Array, num: int, pressure: float, rng) -> j
   return jax.lax.top_k(log_p + jax.random.gumbel(rng, (m,)), num)[1]
 
 
-def _select_by_loss(workload, label_smoothing, num, pressure, params, model_state, batch,
-                    rng):
+def _select_by_loss(workload, label_smoothing, num, pressure, params, model_state, batch, rng):
   score_key, draw_key = jax.random.split(rng)
-  losses = per_example_losses(workload, label_smoothing, params, model_state, batch,
-                              score_key)
+  losses = per_example_losses(workload, label_smoothing, params, model_state, batch, score_key)
   index = rank_based_selection(losses, num, pressure, draw_key)
   return jax.tree.map(lambda x: x[index], batch)
 
@@ -288,6 +315,7 @@ class LossHistory(NamedTuple):
     losses: ``float32[R]``: the last ``R`` losses (slot ``i % R`` holds loss ``i``).
     count: ``int64[]``: losses written so far.
   """
+
   losses: np.ndarray
   count: np.ndarray
 
@@ -306,11 +334,12 @@ def history_append(history: LossHistory, losses: np.ndarray) -> None:
 
 
 def history_values(history: LossHistory) -> np.ndarray:
-  return history.losses[:min(int(history.count), len(history.losses))]
+  return history.losses[: min(int(history.count), len(history.losses))]
 
 
-def selective_backprop_probability(losses: np.ndarray, recent: np.ndarray,
-                                   beta: float) -> np.ndarray:
+def selective_backprop_probability(
+  losses: np.ndarray, recent: np.ndarray, beta: float
+) -> np.ndarray:
   r"""Jiang et al. (2019): keep probability of each loss, from its percentile.
 
   .. math::
@@ -340,8 +369,7 @@ def selective_backprop_probability(losses: np.ndarray, recent: np.ndarray,
 
 def _losses_and_uniforms(workload, label_smoothing, params, model_state, batch, rng, i):
   score_key, draw_key = jax.random.split(jax.random.fold_in(rng, i))
-  losses = per_example_losses(workload, label_smoothing, params, model_state, batch,
-                              score_key)
+  losses = per_example_losses(workload, label_smoothing, params, model_state, batch, score_key)
   return losses, jax.random.uniform(draw_key, losses.shape)
 
 
@@ -355,9 +383,17 @@ def jitted_losses_and_uniforms(backend: str) -> Callable:
   return jax.jit(_losses_and_uniforms, static_argnums=(0, 1))
 
 
-def selective_backprop_select(workload, input_queue, history: LossHistory, params,
-                              model_state, batch_size: int, beta: float,
-                              label_smoothing: float, rng) -> Batch:
+def selective_backprop_select(
+  workload,
+  input_queue,
+  history: LossHistory,
+  params,
+  model_state,
+  batch_size: int,
+  beta: float,
+  label_smoothing: float,
+  rng,
+) -> Batch:
   """Fill a batch with candidates kept by :func:`selective_backprop_probability`.
 
   Candidate batches come from ``input_queue`` one after another; each is scored
@@ -369,14 +405,16 @@ def selective_backprop_select(workload, input_queue, history: LossHistory, param
   parts, filled, i = [], 0, 0
   while filled < batch_size:
     candidates = to_host(next(input_queue))
-    losses, uniforms = jax.device_get(score(workload, label_smoothing, params, model_state,
-                                            candidates, rng, i))
+    losses, uniforms = jax.device_get(
+      score(workload, label_smoothing, params, model_state, candidates, rng, i)
+    )
     valid = np.isfinite(losses)
     history_append(history, losses[valid])
     keep = valid.copy()
     keep[valid] = uniforms[valid] < selective_backprop_probability(
-        losses[valid], history_values(history), beta)
-    index = np.flatnonzero(keep)[:batch_size - filled]
+      losses[valid], history_values(history), beta
+    )
+    index = np.flatnonzero(keep)[: batch_size - filled]
     parts.append(take(candidates, index))
     filled += len(index)
     i += 1

@@ -16,5 +16,6 @@ def data_dir(tmp_path_factory):
   path = str(tmp_path_factory.mktemp('tfds'))
   from workloads.common import tfds_data
   from workloads.mnist1d import dataset
+
   tfds_data.load_split(dataset.Mnist1d, 'train', path)
   return path

@@ -20,17 +20,32 @@ DIM = 8
 class QuadraticWorkload(spec.Workload):
   """Least squares on 512 examples; ``eval_sleep`` seconds of host work per eval."""
 
-  def __init__(self, data_dir=None, eval_sleep: float = 0.0, target: float = 1e-3,
-               budget: float = 100.0, eval_period: float = 1e9) -> None:
+  def __init__(
+    self,
+    data_dir=None,
+    eval_sleep: float = 0.0,
+    target: float = 1e-3,
+    budget: float = 100.0,
+    eval_period: float = 1e9,
+  ) -> None:
     super().__init__()
     del data_dir
     self.eval_sleep = eval_sleep
     self.constants = spec.WorkloadConstants(
-        name='quadratic', target_metric_name='loss', metric_direction='min',
-        validation_target_value=target, test_target_value=target,
-        max_allowed_runtime_sec=budget, eval_period_time_sec=eval_period, step_hint=200,
-        num_train_examples=512, num_eval_train_examples=512, num_validation_examples=512,
-        num_test_examples=None, eval_batch_size=512)
+      name='quadratic',
+      target_metric_name='loss',
+      metric_direction='min',
+      validation_target_value=target,
+      test_target_value=target,
+      max_allowed_runtime_sec=budget,
+      eval_period_time_sec=eval_period,
+      step_hint=200,
+      num_train_examples=512,
+      num_eval_train_examples=512,
+      num_validation_examples=512,
+      num_test_examples=None,
+      eval_batch_size=512,
+    )
     rng = np.random.default_rng(0)
     self._x = rng.normal(size=(512, DIM)).astype(np.float32)
     self._w = rng.normal(size=(DIM,)).astype(np.float32)
@@ -47,12 +62,22 @@ class QuadraticWorkload(spec.Workload):
     del rng
     params = {'dense': {'kernel': jnp.zeros((DIM,)), 'bias': jnp.zeros(())}}
     self._param_shapes = jax.tree.map(lambda x: spec.ShapeTuple(x.shape), params)
-    self._param_types = {'dense': {'kernel': spec.ParameterType.WEIGHT,
-                                   'bias': spec.ParameterType.BIAS}}
+    self._param_types = {
+      'dense': {'kernel': spec.ParameterType.WEIGHT, 'bias': spec.ParameterType.BIAS}
+    }
     return params, None
 
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode,
-               rng, update_batch_norm, use_running_average_bn=None, dropout_rate=None):
+  def model_fn(
+    self,
+    params,
+    augmented_and_preprocessed_input_batch,
+    model_state,
+    mode,
+    rng,
+    update_batch_norm,
+    use_running_average_bn=None,
+    dropout_rate=None,
+  ):
     x = augmented_and_preprocessed_input_batch['inputs']
     return x @ params['dense']['kernel'] + params['dense']['bias'], model_state
 
@@ -63,18 +88,32 @@ class QuadraticWorkload(spec.Workload):
     n = per_example.shape[0] if mask_batch is None else mask_batch.sum()
     return {'summed': per_example.sum(), 'n_valid_examples': n, 'per_example': per_example}
 
-  def _build_input_queue(self, data_rng, split, data_dir, global_batch_size, cache=None,
-                         repeat_final_dataset=None, num_batches=None):
+  def _build_input_queue(
+    self,
+    data_rng,
+    split,
+    data_dir,
+    global_batch_size,
+    cache=None,
+    repeat_final_dataset=None,
+    num_batches=None,
+  ):
     rng = np.random.default_rng(0)
     while True:
       idx = rng.integers(0, 512, size=global_batch_size)
-      yield {'inputs': self._x[idx], 'targets': self._y[idx], 'example_id': idx,
-             'weights': np.ones(global_batch_size, np.float32)}
+      yield {
+        'inputs': self._x[idx],
+        'targets': self._y[idx],
+        'example_id': idx,
+        'weights': np.ones(global_batch_size, np.float32),
+      }
 
-  def _eval_model_on_split(self, split, num_examples, global_batch_size, params,
-                           model_state, rng, data_dir, global_step=0):
-    logits, _ = self.model_fn(params, {'inputs': self._x}, None, spec.ForwardPassMode.EVAL,
-                              None, False)
+  def _eval_model_on_split(
+    self, split, num_examples, global_batch_size, params, model_state, rng, data_dir, global_step=0
+  ):
+    logits, _ = self.model_fn(
+      params, {'inputs': self._x}, None, spec.ForwardPassMode.EVAL, None, False
+    )
     loss = float(jnp.mean((logits - self._y) ** 2))  # Waits for the parameters.
     time.sleep(self.eval_sleep)
     return {'loss': loss}

@@ -15,7 +15,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NADAMW = os.path.join(REPO, 'submissions', 'nadamw', 'submission.py')
 NADAMW_SPACE = os.path.join(REPO, 'submissions', 'nadamw', 'tuning_search_space.json')
 DEMO_POINT = os.path.join(REPO, 'submissions', 'nadamw', 'mnist1d_demo_point.json')
-GOOD = textwrap.dedent('''
+GOOD = textwrap.dedent("""
     def get_batch_size(workload_name):
       return {batch}
     def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
@@ -27,7 +27,7 @@ GOOD = textwrap.dedent('''
     def data_selection(workload, input_queue, optimizer_state, current_param_container,
                        model_state, hyperparameters, global_step, rng):
       return next(input_queue)
-    ''')
+    """)
 
 
 def _write(tmp_path, text, name='submission.py'):
@@ -43,42 +43,83 @@ def _run(argv, capsys):
 
 
 BAD_INPUTS = {
-    'unknown workload': (lambda tmp: ['--workload=nope', f'--submission_path={NADAMW}',
-                                      f'--tuning_search_space={NADAMW_SPACE}'],
-                         "unknown workload 'nope'"),
-    'missing submission': (lambda tmp: ['--workload=mnist1d', '--submission_path=/no/such.py',
-                                        '--tuning_ruleset=self'], 'file not found'),
-    'syntax error': (lambda tmp: ['--workload=mnist1d', '--tuning_ruleset=self',
-                                  '--submission_path=' + _write(tmp, 'def f(:\n')],
-                     'syntax error'),
-    'missing function': (lambda tmp: ['--workload=mnist1d', '--tuning_ruleset=self',
-                                      '--submission_path=' + _write(
-                                          tmp, GOOD.format(batch=8).split('def update_params')[0])],
-                         'required function update_params is missing'),
-    'wrong signature': (lambda tmp: ['--workload=mnist1d', '--tuning_ruleset=self',
-                                     '--submission_path=' + _write(tmp, GOOD.format(batch=8).replace(
-                                         'model_params, model_state', 'params, state'))],
-                        'init_optimizer_state(workload, params, state'),
-    'bad batch size': (lambda tmp: ['--workload=mnist1d', '--tuning_ruleset=self',
-                                    '--submission_path=' + _write(tmp, GOOD.format(batch=0))],
-                       'expected a positive integer'),
-    'bad search space': (lambda tmp: ['--workload=mnist1d', f'--submission_path={NADAMW}',
-                                      '--tuning_search_space=' + _write(
-                                          tmp, '{"learning_rate": {"min": 1, "max": 0.1, '
-                                          '"scaling": "log"}}', 'space.json')],
-                         'learning_rate'),
-    'no search space for external': (lambda tmp: ['--workload=mnist1d',
-                                                  f'--submission_path={NADAMW}'],
-                                     '--tuning_search_space is required'),
-    'unknown flag': (lambda tmp: ['--workload=mnist1d', '--bogus'], 'bogus'),
-    'data_dir is a file': (lambda tmp: ['--workload=mnist1d', '--tuning_ruleset=self',
-                                        f'--submission_path={NADAMW}',
-                                        '--data_dir=' + _write(tmp, 'x', 'not_a_dir')],
-                           'is not a directory'),
-    'self-tuning with a search space': (lambda tmp: ['--workload=mnist1d', '--tuning_ruleset=self',
-                                                     f'--submission_path={NADAMW}',
-                                                     f'--tuning_search_space={NADAMW_SPACE}'],
-                                        'must not be given'),
+  'unknown workload': (
+    lambda tmp: [
+      '--workload=nope',
+      f'--submission_path={NADAMW}',
+      f'--tuning_search_space={NADAMW_SPACE}',
+    ],
+    "unknown workload 'nope'",
+  ),
+  'missing submission': (
+    lambda tmp: ['--workload=mnist1d', '--submission_path=/no/such.py', '--tuning_ruleset=self'],
+    'file not found',
+  ),
+  'syntax error': (
+    lambda tmp: [
+      '--workload=mnist1d',
+      '--tuning_ruleset=self',
+      '--submission_path=' + _write(tmp, 'def f(:\n'),
+    ],
+    'syntax error',
+  ),
+  'missing function': (
+    lambda tmp: [
+      '--workload=mnist1d',
+      '--tuning_ruleset=self',
+      '--submission_path=' + _write(tmp, GOOD.format(batch=8).split('def update_params')[0]),
+    ],
+    'required function update_params is missing',
+  ),
+  'wrong signature': (
+    lambda tmp: [
+      '--workload=mnist1d',
+      '--tuning_ruleset=self',
+      '--submission_path='
+      + _write(tmp, GOOD.format(batch=8).replace('model_params, model_state', 'params, state')),
+    ],
+    'init_optimizer_state(workload, params, state',
+  ),
+  'bad batch size': (
+    lambda tmp: [
+      '--workload=mnist1d',
+      '--tuning_ruleset=self',
+      '--submission_path=' + _write(tmp, GOOD.format(batch=0)),
+    ],
+    'expected a positive integer',
+  ),
+  'bad search space': (
+    lambda tmp: [
+      '--workload=mnist1d',
+      f'--submission_path={NADAMW}',
+      '--tuning_search_space='
+      + _write(tmp, '{"learning_rate": {"min": 1, "max": 0.1, "scaling": "log"}}', 'space.json'),
+    ],
+    'learning_rate',
+  ),
+  'no search space for external': (
+    lambda tmp: ['--workload=mnist1d', f'--submission_path={NADAMW}'],
+    '--tuning_search_space is required',
+  ),
+  'unknown flag': (lambda tmp: ['--workload=mnist1d', '--bogus'], 'bogus'),
+  'data_dir is a file': (
+    lambda tmp: [
+      '--workload=mnist1d',
+      '--tuning_ruleset=self',
+      f'--submission_path={NADAMW}',
+      '--data_dir=' + _write(tmp, 'x', 'not_a_dir'),
+    ],
+    'is not a directory',
+  ),
+  'self-tuning with a search space': (
+    lambda tmp: [
+      '--workload=mnist1d',
+      '--tuning_ruleset=self',
+      f'--submission_path={NADAMW}',
+      f'--tuning_search_space={NADAMW_SPACE}',
+    ],
+    'must not be given',
+  ),
 }
 
 
@@ -96,17 +137,32 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, capsys):
 @pytest.mark.parametrize('resume', [False, True])
 def test_existing_experiment_with_another_plan_is_refused(tmp_path, capsys, resume):
   (tmp_path / 'exp' / 'nadamw').mkdir(parents=True)
-  rc, _, err = _run(['--workload=mnist1d', f'--submission_path={NADAMW}',
-                     f'--tuning_search_space={NADAMW_SPACE}', f'--experiment_dir={tmp_path}/exp']
-                    + (['--resume_last_run'] if resume else []), capsys)
+  rc, _, err = _run(
+    [
+      '--workload=mnist1d',
+      f'--submission_path={NADAMW}',
+      f'--tuning_search_space={NADAMW_SPACE}',
+      f'--experiment_dir={tmp_path}/exp',
+    ]
+    + (['--resume_last_run'] if resume else []),
+    capsys,
+  )
   assert rc == 2 and 'already exists with another plan' in err
 
 
 def test_dry_run_prints_one_json_object_per_trial(tmp_path, capsys):
-  rc, out, _ = _run(['--workload=mnist1d', f'--submission_path={NADAMW}',
-                     f'--tuning_search_space={NADAMW_SPACE}', '--num_studies=2',
-                     '--num_tuning_trials=3', '--dry_run', f'--experiment_dir={tmp_path}'],
-                    capsys)
+  rc, out, _ = _run(
+    [
+      '--workload=mnist1d',
+      f'--submission_path={NADAMW}',
+      f'--tuning_search_space={NADAMW_SPACE}',
+      '--num_studies=2',
+      '--num_tuning_trials=3',
+      '--dry_run',
+      f'--experiment_dir={tmp_path}',
+    ],
+    capsys,
+  )
   assert rc == 0
   trials = [json.loads(line) for line in out.splitlines()]
   assert len(trials) == 6
@@ -119,10 +175,17 @@ def test_dry_run_prints_one_json_object_per_trial(tmp_path, capsys):
 @pytest.mark.slow
 def test_end_to_end_nadamw_reaches_the_mnist1d_target(tmp_path, data_dir):
   """The console script trains NAdamW on mnist1d to its target and logs AlgoPerf's tree."""
-  argv = [os.path.join(os.path.dirname(sys.executable), 'algoperf-like'), 'run',
-          '--workload=mnist1d', f'--submission_path={NADAMW}',
-          f'--tuning_search_space={DEMO_POINT}', '--num_studies=1', '--num_tuning_trials=1',
-          f'--experiment_dir={tmp_path}', f'--data_dir={data_dir}']
+  argv = [
+    os.path.join(os.path.dirname(sys.executable), 'algoperf-like'),
+    'run',
+    '--workload=mnist1d',
+    f'--submission_path={NADAMW}',
+    f'--tuning_search_space={DEMO_POINT}',
+    '--num_studies=1',
+    '--num_tuning_trials=1',
+    f'--experiment_dir={tmp_path}',
+    f'--data_dir={data_dir}',
+  ]
   proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert 'target reached in' in proc.stdout
@@ -131,7 +194,8 @@ def test_end_to_end_nadamw_reaches_the_mnist1d_target(tmp_path, data_dir):
   with open(trial / 'eval_measurements.csv') as f:
     rows = list(csv.DictReader(f))
   from workloads import targets
-  target = targets.workload_targets("mnist1d")["validation_target_value"]
+
+  target = targets.workload_targets('mnist1d')['validation_target_value']
   assert float(rows[-1]['validation/error_rate']) <= target
   assert all(float(r['validation/error_rate']) > target for r in rows[:-1])
   summary = json.loads((trial / 'trial_summary.json').read_text())

@@ -27,7 +27,7 @@ def test_readme_targets_table_matches_targets_json():
   for name, entry in committed.items():
     cells = rows[name]
     arrow = '↓' if entry['metric_direction'] == 'min' else '↑'
-    assert cells[1] == f"{entry['target_metric_name']} {arrow}", name
+    assert cells[1] == f'{entry["target_metric_name"]} {arrow}', name
     assert float(cells[2]) == entry['validation_target_value'], name
     assert float(cells[3]) == entry['test_target_value'], name
     assert float(cells[4]) == entry['max_allowed_runtime_sec'], name

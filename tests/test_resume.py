@@ -17,11 +17,21 @@ TRIAL = os.path.join('study_0', 'mnist1d_jax', 'trial_1')
 
 
 def _argv(root, name, data_dir, *extra):
-  return [CLI, 'run', '--workload=mnist1d', '--tuning_ruleset=self', '--num_studies=1',
-          f'--submission_path={REPO}/submissions/nadamw_self_tuning/submission.py',
-          '--max_global_steps=600', '--eval_every_steps=100', '--rng_seed=3',
-          f'--experiment_dir={root}', f'--experiment_name={name}', f'--data_dir={data_dir}',
-          *extra]
+  return [
+    CLI,
+    'run',
+    '--workload=mnist1d',
+    '--tuning_ruleset=self',
+    '--num_studies=1',
+    f'--submission_path={REPO}/submissions/nadamw_self_tuning/submission.py',
+    '--max_global_steps=600',
+    '--eval_every_steps=100',
+    '--rng_seed=3',
+    f'--experiment_dir={root}',
+    f'--experiment_name={name}',
+    f'--data_dir={data_dir}',
+    *extra,
+  ]
 
 
 def _rows(path):
@@ -30,19 +40,24 @@ def _rows(path):
 
 
 def _metrics(row):
-  return {k: v for k, v in row.items()
-          if k == 'global_step' or k.split('/')[0] in ('train', 'validation', 'test')}
+  return {
+    k: v
+    for k, v in row.items()
+    if k == 'global_step' or k.split('/')[0] in ('train', 'validation', 'test')
+  }
 
 
 @pytest.mark.slow
 def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, data_dir):
-  reference = subprocess.run(_argv(tmp_path, 'reference', data_dir), capture_output=True,
-                             text=True, timeout=300)
+  reference = subprocess.run(
+    _argv(tmp_path, 'reference', data_dir), capture_output=True, text=True, timeout=300
+  )
   assert reference.returncode == 0, reference.stderr[-2000:]
 
   evals = tmp_path / 'cut' / TRIAL / 'eval_measurements.csv'
-  proc = subprocess.Popen(_argv(tmp_path, 'cut', data_dir), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+  proc = subprocess.Popen(
+    _argv(tmp_path, 'cut', data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
   deadline = time.time() + 300
   while time.time() < deadline:
     if evals.exists() and len(_rows(evals)) >= 3:
@@ -54,8 +69,12 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, data_dir):
   assert 3 <= cut_at < 6, 'the kill should land in the middle of the trial'
   assert not (tmp_path / 'cut' / TRIAL / 'trial_summary.json').exists()
 
-  resumed = subprocess.run(_argv(tmp_path, 'cut', data_dir, '--resume_last_run'),
-                           capture_output=True, text=True, timeout=300)
+  resumed = subprocess.run(
+    _argv(tmp_path, 'cut', data_dir, '--resume_last_run'),
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert resumed.returncode == 0, resumed.stderr[-2000:]
 
   expected = _rows(tmp_path / 'reference' / TRIAL / 'eval_measurements.csv')

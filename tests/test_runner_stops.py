@@ -11,19 +11,37 @@ from tests.fake_device import FakeDevice, FakeWorkload, fake_submission
 
 # Every column AlgoPerf's eval_measurements.csv has for a workload with train,
 # validation and test splits (here: no test split, like the fake workload).
-ALGOPERF_COLUMNS = {'accumulated_eval_time', 'accumulated_logging_time',
-                    'accumulated_submission_time', 'global_step', 'preemption_count',
-                    'score', 'total_duration'}
+ALGOPERF_COLUMNS = {
+  'accumulated_eval_time',
+  'accumulated_logging_time',
+  'accumulated_submission_time',
+  'global_step',
+  'preemption_count',
+  'score',
+  'total_duration',
+}
 
 
-def _run(tmp_path=None, budget=1e6, target=-1.0, every=10, max_steps=None, complete_at=None,
-         stop_at_target=True, ruleset='external'):
+def _run(
+  tmp_path=None,
+  budget=1e6,
+  target=-1.0,
+  every=10,
+  max_steps=None,
+  complete_at=None,
+  stop_at_target=True,
+  ruleset='external',
+):
   device = FakeDevice()
   workload = FakeWorkload(device, eval_seconds=0.01, budget=budget, target=target)
   sub = fake_submission(device, 0.01, 0.001, 0.0, 0.0, raise_complete_at=complete_at)
   log_dir = str(tmp_path / 'trial_1') if tmp_path else None
-  config = runner.RunConfig(eval_every_steps=every, max_global_steps=max_steps,
-                            stop_at_target=stop_at_target, tuning_ruleset=ruleset)
+  config = runner.RunConfig(
+    eval_every_steps=every,
+    max_global_steps=max_steps,
+    stop_at_target=stop_at_target,
+    tuning_ruleset=ruleset,
+  )
   return runner.train_once(workload, sub, None, 7, log_dir, config, clock=device.clock())
 
 
@@ -77,11 +95,21 @@ def test_train_state_is_read_only_and_has_the_clock():
     return inner(*args, train_state=train_state)
 
   sub = sub.__class__(**{**sub.__dict__, 'update_params': update_params})
-  runner.train_once(workload, sub, None, 0, None,
-                    runner.RunConfig(eval_every_steps=5, max_global_steps=12),
-                    clock=device.clock())
-  assert {'accumulated_submission_time', 'last_eval_time', 'time_remaining_sec',
-          'max_allowed_runtime_sec'} <= set(seen[0])
+  runner.train_once(
+    workload,
+    sub,
+    None,
+    0,
+    None,
+    runner.RunConfig(eval_every_steps=5, max_global_steps=12),
+    clock=device.clock(),
+  )
+  assert {
+    'accumulated_submission_time',
+    'last_eval_time',
+    'time_remaining_sec',
+    'max_allowed_runtime_sec',
+  } <= set(seen[0])
   assert seen[0]['last_eval_time'] is None
   assert seen[6]['accumulated_submission_time'] == pytest.approx(0.05)
   assert seen[6]['time_remaining_sec'] < workload.max_allowed_runtime_sec
@@ -90,18 +118,34 @@ def test_train_state_is_read_only_and_has_the_clock():
 def test_log_files_have_algoperf_layout_and_columns(tmp_path):
   result = _run(tmp_path, max_steps=30)
   log_dir = tmp_path / 'trial_1'
-  assert {'eval_measurements.csv', 'hparams.json', 'meta_data_0.json', 'flags_0.json',
-          'trial_summary.json'} <= set(os.listdir(log_dir))
+  assert {
+    'eval_measurements.csv',
+    'hparams.json',
+    'meta_data_0.json',
+    'flags_0.json',
+    'trial_summary.json',
+  } <= set(os.listdir(log_dir))
   with open(log_dir / 'eval_measurements.csv') as f:
     rows = list(csv.DictReader(f))
-  assert ALGOPERF_COLUMNS | {'train/loss', 'validation/loss', 'validation/num_examples'} \
-      == set(rows[0])
+  assert ALGOPERF_COLUMNS | {'train/loss', 'validation/loss', 'validation/num_examples'} == set(
+    rows[0]
+  )
   assert [int(r['global_step']) for r in rows] == [10, 20, 30]
   assert float(rows[-1]['accumulated_submission_time']) == pytest.approx(
-      result.accumulated_submission_time)
+    result.accumulated_submission_time
+  )
   meta = json.loads((log_dir / 'meta_data_0.json').read_text())
-  for key in ('device.kind', 'device.count', 'version.jax', 'version.jaxlib', 'version.flax',
-              'version.optax', 'cpu.model', 'harness.git_commit', 'rng_seed'):
+  for key in (
+    'device.kind',
+    'device.count',
+    'version.jax',
+    'version.jaxlib',
+    'version.flax',
+    'version.optax',
+    'cpu.model',
+    'harness.git_commit',
+    'rng_seed',
+  ):
     assert key in meta
   assert meta['rng_seed'] == 7
   summary = json.loads((log_dir / 'trial_summary.json').read_text())
@@ -118,8 +162,9 @@ def test_failing_submission_leaves_its_reason_on_disk(tmp_path):
 
   sub = sub.__class__(**{**sub.__dict__, 'update_params': broken})
   with pytest.raises(FloatingPointError):
-    runner.train_once(workload, sub, None, 0, str(tmp_path), runner.RunConfig(),
-                      clock=device.clock())
+    runner.train_once(
+      workload, sub, None, 0, str(tmp_path), runner.RunConfig(), clock=device.clock()
+    )
   summary = json.loads((tmp_path / 'trial_summary.json').read_text())
   assert summary['status'] == 'failed' and 'loss is nan' in summary['error']
   assert 'FloatingPointError' in (tmp_path / 'error.txt').read_text()
@@ -131,8 +176,15 @@ def test_non_finite_metrics_end_the_trial_as_failed(tmp_path):
   workload._eval_model_on_split = lambda *a, **k: {'loss': float('nan')}
   sub = fake_submission(device, 0.01, 0.0, 0.0, 0.0)
   with pytest.raises(runner.NonFiniteError):
-    runner.train_once(workload, sub, None, 0, str(tmp_path),
-                      runner.RunConfig(eval_every_steps=5), clock=device.clock())
+    runner.train_once(
+      workload,
+      sub,
+      None,
+      0,
+      str(tmp_path),
+      runner.RunConfig(eval_every_steps=5),
+      clock=device.clock(),
+    )
   summary = json.loads((tmp_path / 'trial_summary.json').read_text())
   assert summary['status'] == 'failed' and 'non-finite' in summary['error']
   with open(tmp_path / 'eval_measurements.csv') as f:  # The diverged eval is on disk.
@@ -152,36 +204,56 @@ def test_ctrl_c_leaves_the_trial_unfinished_and_resumable(tmp_path):
 
   sub = sub.__class__(**{**sub.__dict__, 'update_params': interrupted})
   with pytest.raises(KeyboardInterrupt):
-    runner.train_once(workload, sub, None, 0, str(tmp_path),
-                      runner.RunConfig(eval_every_steps=5), clock=device.clock())
+    runner.train_once(
+      workload,
+      sub,
+      None,
+      0,
+      str(tmp_path),
+      runner.RunConfig(eval_every_steps=5),
+      clock=device.clock(),
+    )
   assert not (tmp_path / 'trial_summary.json').exists()
   with open(tmp_path / 'eval_measurements.csv') as f:
     assert [r['global_step'] for r in csv.DictReader(f)] == ['5', '10']
   assert json.loads((tmp_path / 'checkpoints' / 'checkpoint.json').read_text())['global_step'] == 10
 
 
-@pytest.mark.parametrize('period,saved_at', [(0.0, [5, 10, 15, 20, 25, 30]),
-                                              (0.12, [5, 20]), (1e9, [5])])
+@pytest.mark.parametrize(
+  'period,saved_at', [(0.0, [5, 10, 15, 20, 25, 30]), (0.12, [5, 20]), (1e9, [5])]
+)
 def test_checkpoint_period_skips_evals_within_the_period(tmp_path, monkeypatch, period, saved_at):
   # 0.01 s of device time per step, an eval every 5 steps (0.05 s): with a 0.12 s
   # period the checkpoint after step 5 is followed by the one at step 20.
   from algoperf_like import checkpoints
+
   saved = []
-  monkeypatch.setattr(checkpoints.TrialCheckpointer, 'save',
-                      lambda self, state, record: saved.append(record['global_step']))
+  monkeypatch.setattr(
+    checkpoints.TrialCheckpointer,
+    'save',
+    lambda self, state, record: saved.append(record['global_step']),
+  )
   device = FakeDevice()
   workload = FakeWorkload(device, eval_seconds=0.0)
   sub = fake_submission(device, 0.01, 0.0, 0.0, 0.0)
-  runner.train_once(workload, sub, None, 0, str(tmp_path),
-                    runner.RunConfig(eval_every_steps=5, max_global_steps=30,
-                                     checkpoint_period_sec=period), clock=device.clock())
+  runner.train_once(
+    workload,
+    sub,
+    None,
+    0,
+    str(tmp_path),
+    runner.RunConfig(eval_every_steps=5, max_global_steps=30, checkpoint_period_sec=period),
+    clock=device.clock(),
+  )
   assert saved == saved_at
 
 
 def test_selection_from_candidates_is_padded_to_the_batch_size():
   import numpy as np
-  from tests.quadratic import QuadraticWorkload
+
   from algoperf_like.submission import Submission
+  from tests.quadratic import QuadraticWorkload
+
   seen = {'candidates': set(), 'batches': set(), 'weights': set()}
 
   def data_selection(workload, input_queue, *args):
@@ -195,11 +267,23 @@ def test_selection_from_candidates_is_padded_to_the_batch_size():
     seen['weights'].add(float(np.sum(batch['weights'])))
     return args[5], params, args[1]
 
-  sub = Submission(path='<select>', module=None, get_batch_size=lambda name: 16,
-                   init_optimizer_state=lambda *a: {}, update_params=update_params,
-                   prepare_for_eval=None, data_selection=data_selection,
-                   update_params_takes_train_state=True,
-                   get_candidate_batch_size=lambda name: 64)
-  runner.train_once(QuadraticWorkload(), sub, None, 0, None,
-                    runner.RunConfig(max_global_steps=5, eval_every_steps=5))
+  sub = Submission(
+    path='<select>',
+    module=None,
+    get_batch_size=lambda name: 16,
+    init_optimizer_state=lambda *a: {},
+    update_params=update_params,
+    prepare_for_eval=None,
+    data_selection=data_selection,
+    update_params_takes_train_state=True,
+    get_candidate_batch_size=lambda name: 64,
+  )
+  runner.train_once(
+    QuadraticWorkload(),
+    sub,
+    None,
+    0,
+    None,
+    runner.RunConfig(max_global_steps=5, eval_every_steps=5),
+  )
   assert seen == {'candidates': {64}, 'batches': {16}, 'weights': {10.0}}

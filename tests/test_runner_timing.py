@@ -14,7 +14,14 @@ from algoperf_like.submission import Submission
 from tests.fake_device import FakeDevice, FakeWorkload, fake_submission
 from tests.quadratic import QuadraticWorkload
 
-STEPS, STEP_DEVICE, STEP_HOST, SELECTION_HOST, PREPARE_DEVICE, EVAL = 50, 0.02, 0.001, 0.0005, 0.1, 0.3
+STEPS, STEP_DEVICE, STEP_HOST, SELECTION_HOST, PREPARE_DEVICE, EVAL = (
+  50,
+  0.02,
+  0.001,
+  0.0005,
+  0.1,
+  0.3,
+)
 
 
 def _fake_trial(synchronise: bool):
@@ -23,8 +30,7 @@ def _fake_trial(synchronise: bool):
   workload = FakeWorkload(device, eval_seconds=EVAL)
   sub = fake_submission(device, STEP_DEVICE, STEP_HOST, SELECTION_HOST, PREPARE_DEVICE)
   config = runner.RunConfig(eval_every_steps=STEPS, max_global_steps=STEPS)
-  return runner.train_once(workload, sub, None, 0, None, config,
-                           clock=device.clock(synchronise))
+  return runner.train_once(workload, sub, None, 0, None, config, clock=device.clock(synchronise))
 
 
 def test_submission_time_is_exact_and_excludes_eval():
@@ -75,30 +81,56 @@ def _burn(params, matrix):
 
 
 def _burn_submission(matrix, prepare_burns: int) -> Submission:
-  def update_params(workload, current_param_container, current_params_types, model_state,
-                    hyperparameters, batch, loss_type, optimizer_state, eval_results,
-                    global_step, rng, train_state=None):
+  def update_params(
+    workload,
+    current_param_container,
+    current_params_types,
+    model_state,
+    hyperparameters,
+    batch,
+    loss_type,
+    optimizer_state,
+    eval_results,
+    global_step,
+    rng,
+    train_state=None,
+  ):
     return optimizer_state, _burn(current_param_container, matrix), model_state
 
-  def prepare_for_eval(workload, current_param_container, current_params_types, model_state,
-                       hyperparameters, loss_type, optimizer_state, eval_results,
-                       global_step, rng):
+  def prepare_for_eval(
+    workload,
+    current_param_container,
+    current_params_types,
+    model_state,
+    hyperparameters,
+    loss_type,
+    optimizer_state,
+    eval_results,
+    global_step,
+    rng,
+  ):
     params = current_param_container
     for _ in range(prepare_burns):
       params = _burn(params, matrix)
     return optimizer_state, params, model_state
 
-  return Submission(path='<burn>', module=None, get_batch_size=lambda name: 8,
-                    init_optimizer_state=lambda *a: {}, update_params=update_params,
-                    prepare_for_eval=prepare_for_eval,
-                    data_selection=lambda workload, queue, *a: next(queue),
-                    update_params_takes_train_state=True)
+  return Submission(
+    path='<burn>',
+    module=None,
+    get_batch_size=lambda name: 8,
+    init_optimizer_state=lambda *a: {},
+    update_params=update_params,
+    prepare_for_eval=prepare_for_eval,
+    data_selection=lambda workload, queue, *a: next(queue),
+    update_params_takes_train_state=True,
+  )
 
 
 @pytest.mark.parametrize('synchronise', [True, False])
 def test_real_device_work_stays_in_submission_time(synchronise):
-  matrix = jnp.asarray(np.random.default_rng(0).normal(size=(_BURN_SIZE,) * 2) / _BURN_SIZE,
-                       jnp.float32)
+  matrix = jnp.asarray(
+    np.random.default_rng(0).normal(size=(_BURN_SIZE,) * 2) / _BURN_SIZE, jnp.float32
+  )
   params = {'dense': {'kernel': jnp.zeros((8,)), 'bias': jnp.zeros(())}}
   jax.block_until_ready(_burn(params, matrix))
   start = time.perf_counter()
@@ -112,9 +144,15 @@ def test_real_device_work_stays_in_submission_time(synchronise):
   workload.init_model_fn(None)
   workload.eval_model(8, params, None, None, None, None, 0)  # Compile the eval ops.
   clock = Clock() if synchronise else Clock(block=lambda tree: None)
-  result = runner.train_once(workload, _burn_submission(matrix, prepare_burns), None, 0, None,
-                             runner.RunConfig(eval_every_steps=steps, max_global_steps=steps),
-                             clock=clock)
+  result = runner.train_once(
+    workload,
+    _burn_submission(matrix, prepare_burns),
+    None,
+    0,
+    None,
+    runner.RunConfig(eval_every_steps=steps, max_global_steps=steps),
+    clock=clock,
+  )
   burns = steps + prepare_burns
   pending_leak = result.timing['eval_time_s'] - 2 * eval_sleep  # Two splits evaluated.
   # Sanity bounds only, in units of one burn: a shared 2-core machine makes absolute

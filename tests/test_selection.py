@@ -25,14 +25,20 @@ from tests.quadratic import QuadraticWorkload
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # NAdamW's best point of the mnist1d target setting (workloads/target_setting/mnist1d.json)
 # with about twice its learning rate.
-_NADAMW = {'learning_rate': 6e-3, 'one_minus_beta1': 0.0463, 'beta2': 0.999,
-           'weight_decay': 1.03e-3, 'warmup_factor': 0.05, 'label_smoothing': 0.0}
+_NADAMW = {
+  'learning_rate': 6e-3,
+  'one_minus_beta1': 0.0463,
+  'beta2': 0.999,
+  'weight_decay': 1.03e-3,
+  'warmup_factor': 0.05,
+  'label_smoothing': 0.0,
+}
 # name -> hyperparameters that reach the mnist1d target (each a point of its search space).
 _BASELINES = {
-    'uniform': _NADAMW,
-    'rs2': dict(_NADAMW, selection_fraction=0.25),
-    'online_batch_selection': dict(_NADAMW, selection_pressure=1e8),
-    'selective_backprop': dict(_NADAMW, beta=1.0, loss_history_size=1024),
+  'uniform': _NADAMW,
+  'rs2': dict(_NADAMW, selection_fraction=0.25),
+  'online_batch_selection': dict(_NADAMW, selection_pressure=1e8),
+  'selective_backprop': dict(_NADAMW, beta=1.0, loss_history_size=1024),
 }
 
 
@@ -46,13 +52,15 @@ def _hparams(name, **overrides):
 
 def _mnist1d(data_dir):
   import workloads
+
   return workloads.get_workload('mnist1d', data_dir)
 
 
 def _init(sub, workload, hparams):
   params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
-  opt_state = sub.init_optimizer_state(workload, params, model_state, hparams,
-                                       jax.random.PRNGKey(1))
+  opt_state = sub.init_optimizer_state(
+    workload, params, model_state, hparams, jax.random.PRNGKey(1)
+  )
   return params, model_state, opt_state
 
 
@@ -73,17 +81,20 @@ class _Recording:
 # ----- Static rules. -----
 @pytest.mark.parametrize('name', sorted(_BASELINES))
 def test_baseline_passes_the_static_checker(name):
-  report = check_submission(os.path.join(REPO, 'submissions', name), ruleset='external',
-                            data_dir=None, smoke=False)
+  report = check_submission(
+    os.path.join(REPO, 'submissions', name), ruleset='external', data_dir=None, smoke=False
+  )
   assert report.passed, report.render()
 
 
 @pytest.mark.parametrize('name', sorted(_BASELINES))
 def test_search_space_is_nadamw_plus_the_method(name):
   nadamw = search_space.load_search_space(
-      os.path.join(REPO, 'submissions', 'nadamw', 'tuning_search_space.json'))
+    os.path.join(REPO, 'submissions', 'nadamw', 'tuning_search_space.json')
+  )
   space = search_space.load_search_space(
-      os.path.join(REPO, 'submissions', name, 'tuning_search_space.json'))
+    os.path.join(REPO, 'submissions', name, 'tuning_search_space.json')
+  )
   assert set(space.names) == set(_BASELINES[name])
   assert set(space.names) >= set(nadamw.names)
 
@@ -97,10 +108,16 @@ def test_uniform_sees_every_example_at_most_once_per_epoch(data_dir):
   queue = workload._build_input_queue(jax.random.PRNGKey(0), 'train', data_dir, batch_size)
   n = workload.num_train_examples
   per_epoch = n // batch_size  # The queue drops the remainder of each epoch.
-  ids = np.concatenate([
-      np.asarray(sub.data_selection(workload, queue, None, None, None, hparams, step,
-                                    jax.random.PRNGKey(step))['example_id'])
-      for step in range(per_epoch)])
+  ids = np.concatenate(
+    [
+      np.asarray(
+        sub.data_selection(
+          workload, queue, None, None, None, hparams, step, jax.random.PRNGKey(step)
+        )['example_id']
+      )
+      for step in range(per_epoch)
+    ]
+  )
   assert len(ids) == per_epoch * batch_size
   assert len(np.unique(ids)) == len(ids)  # No example twice in an epoch ...
   assert ids.min() >= 0 and ids.max() < n  # ... and only training ids.
@@ -112,14 +129,28 @@ def test_time_in_data_selection_counts_as_submission_time():
   nadamw = load_submission(os.path.join(REPO, 'submissions', 'nadamw', 'submission.py'))
   sleep, steps = 0.01, 20
 
-  def slow_data_selection(workload, input_queue, optimizer_state, current_param_container,
-                          model_state, hyperparameters, global_step, rng):
+  def slow_data_selection(
+    workload,
+    input_queue,
+    optimizer_state,
+    current_param_container,
+    model_state,
+    hyperparameters,
+    global_step,
+    rng,
+  ):
     time.sleep(sleep)
     return next(input_queue)
 
   sub = dataclasses.replace(nadamw, data_selection=slow_data_selection)
-  result = runner.train_once(QuadraticWorkload(), sub, _hparams('uniform'), 0, None,
-                             runner.RunConfig(max_global_steps=steps, eval_every_steps=steps))
+  result = runner.train_once(
+    QuadraticWorkload(),
+    sub,
+    _hparams('uniform'),
+    0,
+    None,
+    runner.RunConfig(max_global_steps=steps, eval_every_steps=steps),
+  )
   assert result.global_step == steps
   assert result.accumulated_submission_time >= steps * sleep
   assert result.timing['submission_time_s'] >= steps * sleep
@@ -142,7 +173,7 @@ def test_rs2_rounds_are_disjoint_subsets_without_repeats(data_dir):
     batch = sub.data_selection(workload, queue, opt_state, None, None, hparams, 0, None)
     assert len(batch['example_id']) == batch_size
     ids.extend(np.asarray(batch['example_id']).tolist())
-  rounds = [ids[k * round_size:(k + 1) * round_size] for k in range(n // round_size)]
+  rounds = [ids[k * round_size : (k + 1) * round_size] for k in range(n // round_size)]
   for members in rounds:
     assert len(set(members)) == round_size  # A round: round_size examples, no repeats.
   assert set().union(*map(set, rounds)) == set(range(n))  # Disjoint, covering the pass.
@@ -158,8 +189,10 @@ def test_rs2_state_survives_a_checkpoint(data_dir, tmp_path):
   queue = workload._build_input_queue(jax.random.PRNGKey(0), 'train', data_dir, 128)
 
   def select(state, q, steps):
-    return [np.asarray(sub.data_selection(workload, q, state, None, None, hparams, 0,
-                                          None)['example_id']) for _ in range(steps)]
+    return [
+      np.asarray(sub.data_selection(workload, q, state, None, None, hparams, 0, None)['example_id'])
+      for _ in range(steps)
+    ]
 
   select(opt_state, queue, 5)  # Mid-round.
   checkpointer = TrialCheckpointer(str(tmp_path))
@@ -178,8 +211,12 @@ def test_rank_based_selection_takes_the_largest_losses():
   index = selection.rank_based_selection(losses, 3, float('inf'), jax.random.PRNGKey(0))
   assert np.asarray(index).tolist() == [4, 7, 1]
   # Finite pressure: a draw without replacement, never padding while real rows remain.
-  draws = [set(np.asarray(selection.rank_based_selection(
-      losses, 3, 100.0, jax.random.PRNGKey(i))).tolist()) for i in range(50)]
+  draws = [
+    set(
+      np.asarray(selection.rank_based_selection(losses, 3, 100.0, jax.random.PRNGKey(i))).tolist()
+    )
+    for i in range(50)
+  ]
   assert all(len(d) == 3 and 2 not in d for d in draws)
   counts = np.bincount([i for d in draws for i in d], minlength=8)
   assert counts[4] > counts[3]  # Rank 0 is drawn more often than rank 6.
@@ -195,12 +232,14 @@ def test_online_batch_selection_trains_on_the_top_losses_of_the_candidates():
   batch_size = sub.get_batch_size('quadratic')
   assert candidates == sub.module.CANDIDATE_FACTOR * batch_size
   queue = _Recording(workload._build_input_queue(None, 'train', None, candidates))
-  batch = sub.data_selection(workload, queue, opt_state, params, model_state, hparams, 0,
-                             jax.random.PRNGKey(0))
+  batch = sub.data_selection(
+    workload, queue, opt_state, params, model_state, hparams, 0, jax.random.PRNGKey(0)
+  )
   loss = lambda b: (np.asarray(b['inputs']) @ np.ones(8) - np.asarray(b['targets'])) ** 2
   assert len(batch['inputs']) == batch_size
-  np.testing.assert_allclose(np.sort(loss(batch)),
-                             np.sort(loss(queue.last))[-batch_size:], rtol=1e-5)
+  np.testing.assert_allclose(
+    np.sort(loss(batch)), np.sort(loss(queue.last))[-batch_size:], rtol=1e-5
+  )
 
 
 # ----- Selective Backprop. -----
@@ -222,8 +261,9 @@ def test_selective_backprop_fills_the_batch_from_successive_candidates():
   params, model_state, opt_state = _init(sub, workload, hparams)
   batch_size = sub.get_batch_size('quadratic')
   queue = workload._build_input_queue(None, 'train', None, batch_size)
-  batch = sub.data_selection(workload, queue, opt_state, params, model_state, hparams, 0,
-                             jax.random.PRNGKey(0))
+  batch = sub.data_selection(
+    workload, queue, opt_state, params, model_state, hparams, 0, jax.random.PRNGKey(0)
+  )
   assert len(batch['inputs']) == batch_size
   # About 1/(1 + beta) of the candidates are kept: several candidate batches were scored.
   assert int(opt_state.selection.count) >= 2 * batch_size
@@ -237,11 +277,13 @@ def test_selective_backprop_fills_the_batch_from_successive_candidates():
 @pytest.mark.parametrize('name', sorted(_BASELINES))
 def test_baseline_reaches_the_mnist1d_target(name, data_dir):
   from workloads import targets
+
   workload = _mnist1d(data_dir)
   target = targets.workload_targets('mnist1d')['validation_target_value']
   assert workload.validation_target_value == target
-  result = runner.train_once(workload, _load(name), _hparams(name), 0, None,
-                             runner.RunConfig(data_dir=data_dir))
+  result = runner.train_once(
+    workload, _load(name), _hparams(name), 0, None, runner.RunConfig(data_dir=data_dir)
+  )
   assert result.status == 'target_reached', result.summary()
   assert result.eval_results[-1]['validation/error_rate'] <= target
   assert result.time_to_target <= workload.max_allowed_runtime_sec

@@ -4,7 +4,8 @@ import numpy as np
 
 import workloads
 from workloads.common import tfds_data
-from workloads.mnist1d import dataset, selection_variants as sv
+from workloads.mnist1d import dataset
+from workloads.mnist1d import selection_variants as sv
 
 
 def _train_split():
@@ -40,8 +41,9 @@ def test_class_imbalance_keeps_a_geometric_tail():
 
 def test_near_duplicates_are_jittered_copies():
   inputs, labels = _train_split()
-  dup_inputs, dup_labels = sv.near_duplicates((inputs, labels), unique=200, copies=5,
-                                              jitter=0.1, seed=2)
+  dup_inputs, dup_labels = sv.near_duplicates(
+    (inputs, labels), unique=200, copies=5, jitter=0.1, seed=2
+  )
   assert dup_inputs.shape == (1000, dataset.SEQUENCE_LENGTH) and dup_inputs.dtype == np.float32
   # Every example is within a few jitter widths of one of the 200 originals, with its label.
   distance = np.linalg.norm(dup_inputs[:, None, :] - inputs[None, :200, :], axis=-1)
@@ -52,12 +54,15 @@ def test_near_duplicates_are_jittered_copies():
 
 
 def test_variants_share_the_clean_evaluation_splits(data_dir):
-  clean = {split: tfds_data.load_split(dataset.Mnist1d, split, data_dir)
-           for split in ('validation', 'test')}
+  clean = {
+    split: tfds_data.load_split(dataset.Mnist1d, split, data_dir)
+    for split in ('validation', 'test')
+  }
   for name in workloads.SUITES['data_selection']:
     workload = workloads.get_workload(name, data_dir)
     for split, arrays in clean.items():
-      assert tfds_data.fingerprint(workload._arrays(split, data_dir)) == \
-          tfds_data.fingerprint(arrays)
+      assert tfds_data.fingerprint(workload._arrays(split, data_dir)) == tfds_data.fingerprint(
+        arrays
+      )
     train = workload._arrays('train', data_dir)
     assert len(train['targets']) == workload.num_train_examples

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, sys
     import jax
     from algoperf_like import runner, search_space, submission
@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent('''
     result = runner.train_once(workload, sub, hparams, 0, None, runner.RunConfig(
         data_dir=sys.argv[1], max_global_steps=60, eval_every_steps=30))
     print(json.dumps({'devices': jax.device_count(), 'evals': result.eval_results}))
-    ''')
+    """)
 
 
 def _run(data_dir, devices):
@@ -29,8 +29,14 @@ def _run(data_dir, devices):
   env.pop('XLA_FLAGS', None)
   if devices > 1:
     env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
-  proc = subprocess.run([sys.executable, '-c', SCRIPT, data_dir], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
+  proc = subprocess.run(
+    [sys.executable, '-c', SCRIPT, data_dir],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -18,30 +18,51 @@ from algoperf_like.submission import load_submission
 from tests.quadratic import QuadraticWorkload
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_ADAM = {'learning_rate': 3e-2, 'one_minus_beta1': 0.1, 'beta2': 0.999,
-         'weight_decay': 0.0, 'warmup_factor': 0.05, 'label_smoothing': 0.0}
-_SGD = {'learning_rate': 0.05, 'one_minus_beta1': 0.1, 'weight_decay': 0.0,
-        'warmup_factor': 0.05, 'decay_steps_factor': 0.9, 'end_factor': 0.01,
-        'label_smoothing': 0.0}
+_ADAM = {
+  'learning_rate': 3e-2,
+  'one_minus_beta1': 0.1,
+  'beta2': 0.999,
+  'weight_decay': 0.0,
+  'warmup_factor': 0.05,
+  'label_smoothing': 0.0,
+}
+_SGD = {
+  'learning_rate': 0.05,
+  'one_minus_beta1': 0.1,
+  'weight_decay': 0.0,
+  'warmup_factor': 0.05,
+  'decay_steps_factor': 0.9,
+  'end_factor': 0.01,
+  'label_smoothing': 0.0,
+}
 # name -> hyperparameters for the quadratic (None: self-tuning).
 _SUBMISSIONS_UNDER_TEST = {
-    'nadamw': _ADAM, 'adamw': _ADAM, 'momentum': _SGD, 'nesterov': _SGD,
-    'nadamw_self_tuning': None, 'template': {'learning_rate': 0.05},
-    # Data-selection baselines (NAdamW updates).
-    'uniform': _ADAM, 'rs2': dict(_ADAM, selection_fraction=0.5),
-    'online_batch_selection': dict(_ADAM, selection_pressure=100.0),
-    'selective_backprop': dict(_ADAM, beta=1.0, loss_history_size=1024),
+  'nadamw': _ADAM,
+  'adamw': _ADAM,
+  'momentum': _SGD,
+  'nesterov': _SGD,
+  'nadamw_self_tuning': None,
+  'template': {'learning_rate': 0.05},
+  # Data-selection baselines (NAdamW updates).
+  'uniform': _ADAM,
+  'rs2': dict(_ADAM, selection_fraction=0.5),
+  'online_batch_selection': dict(_ADAM, selection_pressure=100.0),
+  'selective_backprop': dict(_ADAM, beta=1.0, loss_history_size=1024),
 }
 
 _compiles = []
 jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(event)
-    if event == '/jax/core/compile/backend_compile_duration' else None)
+  lambda event, duration, **kw: (
+    _compiles.append(event) if event == '/jax/core/compile/backend_compile_duration' else None
+  )
+)
 
 
 def test_table_lists_every_submission_folder():
-  folders = {os.path.basename(os.path.dirname(p))
-             for p in glob.glob(os.path.join(REPO, 'submissions', '*', 'submission.py'))}
+  folders = {
+    os.path.basename(os.path.dirname(p))
+    for p in glob.glob(os.path.join(REPO, 'submissions', '*', 'submission.py'))
+  }
   assert folders == set(_SUBMISSIONS_UNDER_TEST)
 
 
@@ -63,8 +84,9 @@ def test_submission_trains_without_recompiling(name):
   hparams = None if hparams is None else search_space.make_hyperparameters(hparams)
   workload = QuadraticWorkload()
   params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
-  opt_state = sub.init_optimizer_state(workload, params, model_state, hparams,
-                                       jax.random.PRNGKey(1))
+  opt_state = sub.init_optimizer_state(
+    workload, params, model_state, hparams, jax.random.PRNGKey(1)
+  )
   # The queue yields what the runner would ask for: candidates, for selection methods.
   size = (sub.get_candidate_batch_size or sub.get_batch_size)('quadratic')
   queue = workload._build_input_queue(None, 'train', None, size)
@@ -72,11 +94,23 @@ def test_submission_trains_without_recompiling(name):
 
   def step(i):
     nonlocal opt_state, params, model_state
-    batch = sub.data_selection(workload, queue, opt_state, params, model_state, hparams, i,
-                               jax.random.PRNGKey(i))
+    batch = sub.data_selection(
+      workload, queue, opt_state, params, model_state, hparams, i, jax.random.PRNGKey(i)
+    )
     opt_state, params, model_state = sub.update_params(
-        workload, params, workload.model_params_types, model_state, hparams, batch,
-        workload.loss_type, opt_state, [], i, jax.random.PRNGKey(i), None)
+      workload,
+      params,
+      workload.model_params_types,
+      model_state,
+      hparams,
+      batch,
+      workload.loss_type,
+      opt_state,
+      [],
+      i,
+      jax.random.PRNGKey(i),
+      None,
+    )
     jax.block_until_ready(params)
 
   step(0)
@@ -90,8 +124,12 @@ def test_submission_trains_without_recompiling(name):
 
 def test_spec_enums_have_algoperf_values():
   assert [(m.name, m.value) for m in spec.LossType] == [
-      ('SOFTMAX_CROSS_ENTROPY', 0), ('SIGMOID_CROSS_ENTROPY', 1), ('MEAN_SQUARED_ERROR', 2),
-      ('CTC_LOSS', 3), ('MEAN_ABSOLUTE_ERROR', 4)]
+    ('SOFTMAX_CROSS_ENTROPY', 0),
+    ('SIGMOID_CROSS_ENTROPY', 1),
+    ('MEAN_SQUARED_ERROR', 2),
+    ('CTC_LOSS', 3),
+    ('MEAN_ABSOLUTE_ERROR', 4),
+  ]
   assert [(m.name, m.value) for m in spec.ForwardPassMode] == [('TRAIN', 0), ('EVAL', 1)]
   assert spec.ParameterType.CONV_WEIGHT.value == 2
   assert spec.ParameterType.ATTENTION_BIAS.value == 14
@@ -103,17 +141,30 @@ def test_cosine_baselines_stop_once_their_learning_rate_is_zero(name):
   """From step_hint on the update is zero, so they end the trial instead of idling."""
   from algoperf_like import target_setting
   from submissions import shared
+
   sub = load_submission(os.path.join(REPO, 'submissions', name, 'submission.py'))
   hparams = search_space.make_hyperparameters(_SUBMISSIONS_UNDER_TEST[name])
   workload = QuadraticWorkload()
   with target_setting.step_hint_of(workload, 20):
     params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
-    opt_state = sub.init_optimizer_state(workload, params, model_state, hparams,
-                                         jax.random.PRNGKey(1))
+    opt_state = sub.init_optimizer_state(
+      workload, params, model_state, hparams, jax.random.PRNGKey(1)
+    )
     queue = workload._build_input_queue(None, 'train', None, sub.get_batch_size('quadratic'))
-    args = lambda i, batch: (workload, params, workload.model_params_types, model_state,
-                             hparams, batch, workload.loss_type, opt_state, [], i,
-                             jax.random.PRNGKey(i), None)
+    args = lambda i, batch: (
+      workload,
+      params,
+      workload.model_params_types,
+      model_state,
+      hparams,
+      batch,
+      workload.loss_type,
+      opt_state,
+      [],
+      i,
+      jax.random.PRNGKey(i),
+      None,
+    )
     for i in range(20):
       opt_state, params, model_state = sub.update_params(*args(i, next(queue)))
     with pytest.raises(spec.TrainingCompleteError):

@@ -3,35 +3,49 @@
 import json
 import os
 
-import pytest
-
 from algoperf_like import cli, search_space, suite, target_setting
 
 
 def test_full_plan_tunes_each_baseline_on_each_workload(tmp_path):
-  plan = suite.plan_suite(['mnist1d', 'mnist1d_gelu'], ['adamw', 'momentum'], str(tmp_path),
-                          quick=False, num_tuning_trials=3, rng_seed=0)
+  plan = suite.plan_suite(
+    ['mnist1d', 'mnist1d_gelu'],
+    ['adamw', 'momentum'],
+    str(tmp_path),
+    quick=False,
+    num_tuning_trials=3,
+    rng_seed=0,
+  )
   assert len(plan) == 2 * 2 * 3
   assert {t.log_dir.split(os.sep)[-4] for t in plan} == {'adamw', 'momentum'}
   assert all(t.study == 0 and t.hyperparameters for t in plan)
 
 
 def test_quick_plan_uses_each_baselines_best_target_setting_point(tmp_path, monkeypatch):
-  record = {'targets': {'metric_direction': 'min'}, 'tuning_runs': [
+  record = {
+    'targets': {'metric_direction': 'min'},
+    'tuning_runs': [
       {'algorithm': 'adamw', 'best_validation': 0.3, 'hyperparameters': {'learning_rate': 1}},
       {'algorithm': 'adamw', 'best_validation': 0.1, 'hyperparameters': {'learning_rate': 2}},
-      {'algorithm': 'nadamw', 'best_validation': 0.05, 'hyperparameters': {'learning_rate': 3}}]}
+      {'algorithm': 'nadamw', 'best_validation': 0.05, 'hyperparameters': {'learning_rate': 3}},
+    ],
+  }
   path = tmp_path / 'record.json'
   path.write_text(json.dumps(record))
   monkeypatch.setattr(target_setting, 'provenance_path', lambda name: str(path))
-  plan = suite.plan_suite(['mnist1d'], ['adamw'], str(tmp_path), quick=True,
-                          num_tuning_trials=5, rng_seed=0)
+  plan = suite.plan_suite(
+    ['mnist1d'], ['adamw'], str(tmp_path), quick=True, num_tuning_trials=5, rng_seed=0
+  )
   assert [t.hyperparameters for t in plan] == [{'learning_rate': 2}]
   # No converging point of momentum: its first search-space point instead.
-  plan = suite.plan_suite(['mnist1d'], ['momentum'], str(tmp_path), quick=True,
-                          num_tuning_trials=5, rng_seed=0)
-  first = search_space.quasirandom_points(search_space.load_search_space(
-      os.path.join(target_setting.REPO, 'submissions', 'momentum', 'tuning_search_space.json')), 1)
+  plan = suite.plan_suite(
+    ['mnist1d'], ['momentum'], str(tmp_path), quick=True, num_tuning_trials=5, rng_seed=0
+  )
+  first = search_space.quasirandom_points(
+    search_space.load_search_space(
+      os.path.join(target_setting.REPO, 'submissions', 'momentum', 'tuning_search_space.json')
+    ),
+    1,
+  )
   assert [t.hyperparameters for t in plan] == first
 
 
@@ -43,15 +57,34 @@ def test_unknown_submission_is_a_one_line_error(capsys):
 
 def test_quick_base_lends_its_shared_hyperparameters(tmp_path, monkeypatch):
   """A selection method without target-setting runs borrows NAdamW's update-rule point."""
-  best = {'learning_rate': 0.004, 'one_minus_beta1': 0.05, 'beta2': 0.999,
-          'warmup_factor': 0.05, 'weight_decay': 0.001, 'label_smoothing': 0.0}
-  record = {'targets': {'metric_direction': 'min'}, 'tuning_runs': [
-      {'algorithm': 'nadamw', 'best_validation': 0.05, 'hyperparameters': best}]}
+  best = {
+    'learning_rate': 0.004,
+    'one_minus_beta1': 0.05,
+    'beta2': 0.999,
+    'warmup_factor': 0.05,
+    'weight_decay': 0.001,
+    'label_smoothing': 0.0,
+  }
+  record = {
+    'targets': {'metric_direction': 'min'},
+    'tuning_runs': [{'algorithm': 'nadamw', 'best_validation': 0.05, 'hyperparameters': best}],
+  }
   path = tmp_path / 'record.json'
   path.write_text(json.dumps(record))
   monkeypatch.setattr(target_setting, 'provenance_path', lambda name: str(path))
-  plan = suite.plan_suite(['mnist1d'], ['rs2'], str(tmp_path), quick=True,
-                          num_tuning_trials=5, rng_seed=0, quick_base='nadamw')
-  first = search_space.quasirandom_points(search_space.load_search_space(
-      os.path.join(target_setting.REPO, 'submissions', 'rs2', 'tuning_search_space.json')), 1)[0]
+  plan = suite.plan_suite(
+    ['mnist1d'],
+    ['rs2'],
+    str(tmp_path),
+    quick=True,
+    num_tuning_trials=5,
+    rng_seed=0,
+    quick_base='nadamw',
+  )
+  first = search_space.quasirandom_points(
+    search_space.load_search_space(
+      os.path.join(target_setting.REPO, 'submissions', 'rs2', 'tuning_search_space.json')
+    ),
+    1,
+  )[0]
   assert plan[0].hyperparameters == {**best, 'selection_fraction': first['selection_fraction']}

@@ -6,15 +6,17 @@ import os
 import pytest
 
 import workloads
-from algoperf_like import target_setting
+from algoperf_like import search_space, target_setting
 from algoperf_like.runner import RunConfig, train_once
-from algoperf_like import search_space
 from algoperf_like.submission import load_submission
 from workloads import targets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CALIBRATED = [name for name in workloads.workload_names()
-              if os.path.exists(target_setting.provenance_path(name))]
+CALIBRATED = [
+  name
+  for name in workloads.workload_names()
+  if os.path.exists(target_setting.provenance_path(name))
+]
 
 
 def _record(name):
@@ -42,8 +44,12 @@ def test_best_baseline_configuration_reaches_the_target(name, data_dir):
   entry = targets.workload_targets(name)
   direction = entry['metric_direction']
   target = entry['validation_target_value']
-  reached = [r for r in record['seed_runs'] if r['best_validation'] is not None and (
-      r['best_validation'] <= target if direction == 'min' else r['best_validation'] >= target)]
+  reached = [
+    r
+    for r in record['seed_runs']
+    if r['best_validation'] is not None
+    and (r['best_validation'] <= target if direction == 'min' else r['best_validation'] >= target)
+  ]
   assert reached, 'by construction at least half of the seed runs reach the median'
   # The committed seed with the widest margin: the median seed itself sits on the target, where
   # float rounding (a jitted initialisation differs from eager Flax by an ulp) decides.
@@ -52,12 +58,20 @@ def test_best_baseline_configuration_reaches_the_target(name, data_dir):
   submission = load_submission(os.path.join(REPO, 'submissions', run['algorithm'], 'submission.py'))
   budget = record['budget']
   with target_setting.step_hint_of(workload, budget['step_hint']):
-    result = train_once(workload, submission,
-                        search_space.make_hyperparameters(run['hyperparameters']),
-                        run['rng_seed'], None,
-                        RunConfig(data_dir=data_dir, max_global_steps=budget['steps'],
-                                  eval_every_steps=budget['eval_every'], max_runtime_sec=1e9,
-                                  save_checkpoints=False))
+    result = train_once(
+      workload,
+      submission,
+      search_space.make_hyperparameters(run['hyperparameters']),
+      run['rng_seed'],
+      None,
+      RunConfig(
+        data_dir=data_dir,
+        max_global_steps=budget['steps'],
+        eval_every_steps=budget['eval_every'],
+        max_runtime_sec=1e9,
+        save_checkpoints=False,
+      ),
+    )
   assert result.status == 'target_reached', (name, result.eval_results[-1])
 
 

@@ -28,16 +28,16 @@ BASE = {'ogbg_motifs_gelu': 'ogbg_motifs', 'criteo_synth_layernorm': 'criteo_syn
 # (proposed for workloads/targets.json; see the report of the graphs_ctr session).
 _NADAMW = dict(one_minus_beta1=0.1, beta2=0.999, warmup_factor=0.05, label_smoothing=0.0)
 GOOD_NADAMW = {
-    'ogbg_motifs': dict(_NADAMW, learning_rate=1e-2, weight_decay=1e-2),
-    'ogbg_motifs_gelu': dict(_NADAMW, learning_rate=1e-2, weight_decay=1e-2),
-    'criteo_synth': dict(_NADAMW, learning_rate=5e-3, weight_decay=0.2),
-    'criteo_synth_layernorm': dict(_NADAMW, learning_rate=3e-3, weight_decay=0.5),
+  'ogbg_motifs': dict(_NADAMW, learning_rate=1e-2, weight_decay=1e-2),
+  'ogbg_motifs_gelu': dict(_NADAMW, learning_rate=1e-2, weight_decay=1e-2),
+  'criteo_synth': dict(_NADAMW, learning_rate=5e-3, weight_decay=0.2),
+  'criteo_synth_layernorm': dict(_NADAMW, learning_rate=3e-3, weight_decay=0.5),
 }
 PROPOSED = {  # name: (validation target, step_hint, budget in seconds)
-    'ogbg_motifs': (0.97, 1000, 15),
-    'ogbg_motifs_gelu': (0.97, 1000, 15),
-    'criteo_synth': (0.415, 3000, 12),
-    'criteo_synth_layernorm': (0.425, 3000, 12),
+  'ogbg_motifs': (0.97, 1000, 15),
+  'ogbg_motifs_gelu': (0.97, 1000, 15),
+  'criteo_synth': (0.415, 3000, 12),
+  'criteo_synth_layernorm': (0.425, 3000, 12),
 }
 
 
@@ -49,6 +49,7 @@ def make_workload(monkeypatch, data_dir):
 
   def workload_targets(name):
     return original(name if name in known else BASE.get(name, name))
+
   monkeypatch.setattr(targets, 'workload_targets', workload_targets)
   return lambda name: workloads.get_workload(name, data_dir)
 
@@ -60,7 +61,8 @@ def test_generation_is_deterministic_and_matches_the_fingerprints(module):
   for split, size in module.SPLIT_SIZES.items():
     with_ids = lambda a: dict(a, example_id=np.arange(size, dtype=np.int64))  # noqa: E731
     assert tfds_data.fingerprint(with_ids(first[split])) == tfds_data.fingerprint(
-        with_ids(second[split]))
+      with_ids(second[split])
+    )
     # The TFDS builder stores exactly what the generator made.
     builder = module.OgbgMotifs if module is motif_data else module.CriteoSynth
     assert tfds_data.fingerprint(with_ids(first[split])) == builder.FINGERPRINTS[split]
@@ -111,10 +113,13 @@ def test_click_logit_pairs_match_the_definition():
   z = (dense - dense.mean(0)) / dense.std(0)
   e = [truth['latent'][f][cat[:, f]] for f in range(criteo_data.NUM_CATEGORICAL)]
   pairs = sum(np.sum(e[f] * e[g], -1) for f in range(len(e)) for g in range(f + 1, len(e)))
-  expected = (criteo_data.BIAS + z @ truth['dense_weight']
-              + sum(truth['value_bias'][f][cat[:, f]] for f in range(len(e)))
-              + criteo_data.PAIR_SCALE * pairs / criteo_data.LATENT_DIM
-              + criteo_data.DENSE_SCALE * np.sum(sum(e) * (z @ truth['dense_projection'].T), -1))
+  expected = (
+    criteo_data.BIAS
+    + z @ truth['dense_weight']
+    + sum(truth['value_bias'][f][cat[:, f]] for f in range(len(e)))
+    + criteo_data.PAIR_SCALE * pairs / criteo_data.LATENT_DIM
+    + criteo_data.DENSE_SCALE * np.sum(sum(e) * (z @ truth['dense_projection'].T), -1)
+  )
   np.testing.assert_allclose(criteo_data.click_logit(truth, dense, cat), expected, rtol=1e-10)
 
 
@@ -132,8 +137,9 @@ def test_model_output_shapes(make_workload, name):
   workload = make_workload(name)
   params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
   batch = next(workload._build_input_queue(jax.random.PRNGKey(1), 'train', None, 5))
-  logits, _ = workload.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL,
-                                None, update_batch_norm=False)
+  logits, _ = workload.model_fn(
+    params, batch, model_state, spec.ForwardPassMode.EVAL, None, update_batch_norm=False
+  )
   expected = (5, motif_data.NUM_LABELS) if name.startswith('ogbg') else (5, 1)
   assert logits.shape == expected
   assert batch['targets'].shape == expected[:1] + expected[1:] * name.startswith('ogbg')
@@ -176,8 +182,11 @@ def test_sigmoid_cross_entropy_by_hand():
 
 def test_criteo_loss_takes_logits_of_shape_b_by_1(make_workload):
   workload = make_workload('criteo_synth')
-  out = workload.loss_fn(jnp.array([1.0, 0.0, 1.0]), jnp.array([[0.0], [math.log(3.0)], [9.0]]),
-                         jnp.array([1.0, 1.0, 0.0]))
+  out = workload.loss_fn(
+    jnp.array([1.0, 0.0, 1.0]),
+    jnp.array([[0.0], [math.log(3.0)], [9.0]]),
+    jnp.array([1.0, 1.0, 0.0]),
+  )
   np.testing.assert_allclose(out['per_example'], [math.log(2), math.log(4), 0.0], rtol=1e-6)
   assert float(out['n_valid_examples']) == 2
 
@@ -186,7 +195,8 @@ def test_criteo_loss_takes_logits_of_shape_b_by_1(make_workload):
 def test_average_precision_by_hand():
   # Ranked: +, -, +, -: precision 1 at recall 1/2, 2/3 at recall 1.
   assert average_precision.average_precision([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx(
-      0.5 * 1 + 0.5 * 2 / 3)
+    0.5 * 1 + 0.5 * 2 / 3
+  )
   # Tied scores enter together: one threshold with precision 1/2.
   assert average_precision.average_precision([1, 0], [0.3, 0.3]) == pytest.approx(0.5)
   assert average_precision.average_precision([0, 1, 1], [0.9, 0.1, 0.1]) == pytest.approx(2 / 3)
@@ -200,23 +210,25 @@ def test_mean_average_precision_skips_one_class_labels_and_masked_examples():
   # a single positive and ties everywhere: AP 1/4.
   label_1 = (1 / 2 + 2 / 3 + 3 / 4) / 3
   assert average_precision.mean_average_precision(labels, scores) == pytest.approx(
-      (5 / 6 + label_1 + 1 / 4) / 3)
+    (5 / 6 + label_1 + 1 / 4) / 3
+  )
   # Masking the last example leaves label 1 all-positive and label 2 all-negative: skipped.
   assert average_precision.mean_average_precision(labels, scores, [1, 1, 1, 0]) == pytest.approx(
-      5 / 6)
+    5 / 6
+  )
 
 
 def test_eval_reports_map_over_the_real_examples(make_workload):
   workload = make_workload('ogbg_motifs')
   params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
-  metrics = workload._eval_model_on_split('validation', 1500, None, params, model_state,
-                                          None, None)
+  metrics = workload._eval_model_on_split('validation', 1500, None, params, model_state, None, None)
   val = workload._arrays('validation', None)
-  logits, _ = workload.model_fn(params, {k: v[:1500] for k, v in val.items()}, None,
-                                spec.ForwardPassMode.EVAL, None, False)
+  logits, _ = workload.model_fn(
+    params, {k: v[:1500] for k, v in val.items()}, None, spec.ForwardPassMode.EVAL, None, False
+  )
   assert metrics['mean_average_precision'] == pytest.approx(
-      average_precision.mean_average_precision(val['targets'][:1500], np.asarray(logits)),
-      rel=1e-4)
+    average_precision.mean_average_precision(val['targets'][:1500], np.asarray(logits)), rel=1e-4
+  )
   out = workload.loss_fn(jnp.asarray(val['targets'][:1500]), logits)
   assert metrics['loss'] == pytest.approx(float(out['summed']) / 1500, rel=1e-4)
 
@@ -228,13 +240,20 @@ def test_nadamw_reaches_the_proposed_target(make_workload, data_dir, name):
   workload = make_workload(name)
   target, step_hint, budget = PROPOSED[name]
   workload.constants = dataclasses.replace(
-      workload.constants, validation_target_value=target, step_hint=step_hint,
-      eval_period_time_sec=1.0)
+    workload.constants,
+    validation_target_value=target,
+    step_hint=step_hint,
+    eval_period_time_sec=1.0,
+  )
   hparams = search_space.make_hyperparameters(GOOD_NADAMW[name])
-  nadamw = submission.load_submission(
-      os.path.join(REPO, 'submissions', 'nadamw', 'submission.py'))
-  result = runner.train_once(workload, nadamw, hparams, rng_seed=1, log_dir=None,
-                             config=runner.RunConfig(data_dir=data_dir, max_runtime_sec=budget,
-                                                     save_checkpoints=False))
+  nadamw = submission.load_submission(os.path.join(REPO, 'submissions', 'nadamw', 'submission.py'))
+  result = runner.train_once(
+    workload,
+    nadamw,
+    hparams,
+    rng_seed=1,
+    log_dir=None,
+    config=runner.RunConfig(data_dir=data_dir, max_runtime_sec=budget, save_checkpoints=False),
+  )
   best = [e[f'validation/{workload.target_metric_name}'] for e in result.eval_results]
   assert result.status == 'target_reached', (result.status, best)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import workloads
-from algoperf_like import runner, search_space, spec, submission as submission_lib
+from algoperf_like import runner, search_space, spec
+from algoperf_like import submission as submission_lib
 from workloads.common import layers, losses, metrics, mnist1d_signals, tfds_data
 from workloads.ctc_digits import dataset as ctc_dataset
 from workloads.fastmri1d import dataset as mri_dataset
@@ -19,18 +20,44 @@ from workloads.fastmri1d import dataset as mri_dataset
 NAMES = ('fastmri1d', 'fastmri1d_tanh', 'ctc_digits', 'ctc_digits_gelu')
 # Proposed targets.json entries (targets.json still holds placeholders).
 PROPOSED = {
-    'fastmri1d': dict(validation_target_value=0.87, test_target_value=0.86,
-                      max_allowed_runtime_sec=16, eval_period_time_sec=1.5, step_hint=600),
-    'fastmri1d_tanh': dict(validation_target_value=0.865, test_target_value=0.86,
-                           max_allowed_runtime_sec=16, eval_period_time_sec=1.5, step_hint=600),
-    'ctc_digits': dict(validation_target_value=0.14, test_target_value=0.14,
-                       max_allowed_runtime_sec=20, eval_period_time_sec=1.5, step_hint=800),
-    'ctc_digits_gelu': dict(validation_target_value=0.11, test_target_value=0.11,
-                            max_allowed_runtime_sec=20, eval_period_time_sec=1.5, step_hint=800),
+  'fastmri1d': dict(
+    validation_target_value=0.87,
+    test_target_value=0.86,
+    max_allowed_runtime_sec=16,
+    eval_period_time_sec=1.5,
+    step_hint=600,
+  ),
+  'fastmri1d_tanh': dict(
+    validation_target_value=0.865,
+    test_target_value=0.86,
+    max_allowed_runtime_sec=16,
+    eval_period_time_sec=1.5,
+    step_hint=600,
+  ),
+  'ctc_digits': dict(
+    validation_target_value=0.14,
+    test_target_value=0.14,
+    max_allowed_runtime_sec=20,
+    eval_period_time_sec=1.5,
+    step_hint=800,
+  ),
+  'ctc_digits_gelu': dict(
+    validation_target_value=0.11,
+    test_target_value=0.11,
+    max_allowed_runtime_sec=20,
+    eval_period_time_sec=1.5,
+    step_hint=800,
+  ),
 }
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NADAMW = dict(learning_rate=1e-2, one_minus_beta1=0.1, beta2=0.999, warmup_factor=0.05,
-              weight_decay=0.05, label_smoothing=0.0)
+NADAMW = dict(
+  learning_rate=1e-2,
+  one_minus_beta1=0.1,
+  beta2=0.999,
+  warmup_factor=0.05,
+  weight_decay=0.05,
+  label_smoothing=0.0,
+)
 
 
 def _with_ids(arrays):
@@ -43,8 +70,9 @@ def workload(request, data_dir):
 
 
 # ----- Data. -----
-@pytest.mark.parametrize('module, builder', [(mri_dataset, mri_dataset.Fastmri1d),
-                                             (ctc_dataset, ctc_dataset.CtcDigits)])
+@pytest.mark.parametrize(
+  'module, builder', [(mri_dataset, mri_dataset.Fastmri1d), (ctc_dataset, ctc_dataset.CtcDigits)]
+)
 def test_generation_is_deterministic_and_matches_the_fingerprints(module, builder):
   state = np.random.get_state()
   first, second = module.generate_arrays(), module.generate_arrays()
@@ -61,7 +89,7 @@ def test_fastmri1d_inputs_are_undersampled_targets():
   clean, corrupted = arrays['targets'], arrays['inputs']
   np.testing.assert_allclose(arrays['data_range'], clean.max(-1) - clean.min(-1), rtol=1e-6)
   # The centre of k-space is kept: low frequencies differ only by the noise.
-  low = np.abs(np.fft.rfft(corrupted - clean)[:, :mri_dataset.CENTER_FREQUENCIES])
+  low = np.abs(np.fft.rfft(corrupted - clean)[:, : mri_dataset.CENTER_FREQUENCIES])
   assert np.median(low) < 1.0
   assert np.abs(corrupted - clean).mean() > 0.2
 
@@ -89,15 +117,17 @@ def test_conv1d_equals_flax_conv_same_padding(kernel_size, strides):
   ours = layers.Conv1D(5, kernel_size, strides)
   variables = ours.init(jax.random.PRNGKey(1), x)
   flax_conv = nn.Conv(5, (kernel_size,), strides, padding='SAME')
-  np.testing.assert_allclose(ours.apply(variables, x), flax_conv.apply(variables, x),
-                             atol=1e-5)
+  np.testing.assert_allclose(ours.apply(variables, x), flax_conv.apply(variables, x), atol=1e-5)
 
 
 def test_model_output_shapes(workload):
   params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
   batch = next(workload._build_input_queue(jax.random.PRNGKey(1), 'train', None, 4))
-  forward = jax.jit(lambda p, b: workload.model_fn(
-      p, b, model_state, spec.ForwardPassMode.EVAL, None, update_batch_norm=False)[0])
+  forward = jax.jit(
+    lambda p, b: workload.model_fn(
+      p, b, model_state, spec.ForwardPassMode.EVAL, None, update_batch_norm=False
+    )[0]
+  )
   out = forward(params, batch)
   if workload.loss_type == spec.LossType.MEAN_ABSOLUTE_ERROR:
     assert out.shape == (4, mri_dataset.SIGNAL_LENGTH)
@@ -114,9 +144,9 @@ def test_model_output_shapes(workload):
 
 # ----- Losses. -----
 def test_mean_absolute_error_by_hand():
-  targets = jnp.array([[0., 0.], [1., 1.], [5., 5.]])
-  predictions = jnp.array([[1., -1.], [1., 4.], [0., 0.]])
-  out = losses.mean_absolute_error(targets, predictions, jnp.array([1., 1., 0.]))
+  targets = jnp.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]])
+  predictions = jnp.array([[1.0, -1.0], [1.0, 4.0], [0.0, 0.0]])
+  out = losses.mean_absolute_error(targets, predictions, jnp.array([1.0, 1.0, 0.0]))
   np.testing.assert_allclose(out['per_example'], [1.0, 1.5, 0.0])
   assert float(out['summed']) == 2.5 and float(out['n_valid_examples']) == 2
   assert float(losses.mean_absolute_error(targets, predictions)['n_valid_examples']) == 3
@@ -128,35 +158,41 @@ def test_ctc_loss_fn_by_hand(data_dir):
   # Two frames, uniform over the 11 classes (blank + 10 digits).
   logits = jnp.zeros((4, 2, 11))
   logit_paddings = jnp.zeros((4, 2))
-  targets = jnp.array([[3, pad, pad, pad],   # paths 33, 3-, -3: p = 3/121, 1 digit
-                       [3, 7, pad, pad],     # only 37: p = 1/121, 2 digits
-                       [5, pad, pad, pad],
-                       [1, 2, pad, pad]])    # masked out
-  out = w.loss_fn(targets, (logits, logit_paddings), jnp.array([1., 1., 1., 0.]))
+  targets = jnp.array(
+    [
+      [3, pad, pad, pad],  # paths 33, 3-, -3: p = 3/121, 1 digit
+      [3, 7, pad, pad],  # only 37: p = 1/121, 2 digits
+      [5, pad, pad, pad],
+      [1, 2, pad, pad],
+    ]
+  )  # masked out
+  out = w.loss_fn(targets, (logits, logit_paddings), jnp.array([1.0, 1.0, 1.0, 0.0]))
   expected = [math.log(121 / 3), math.log(121) / 2, math.log(121 / 3), 0.0]
   np.testing.assert_allclose(out['per_example'], expected, rtol=1e-5)
   np.testing.assert_allclose(out['summed'], sum(expected), rtol=1e-5)
   assert float(out['n_valid_examples']) == 3
   # A padded frame cannot emit: with one valid frame only the path "3" remains.
-  one_frame = w.loss_fn(targets[:1], (logits[:1], jnp.array([[0., 1.]])))
+  one_frame = w.loss_fn(targets[:1], (logits[:1], jnp.array([[0.0, 1.0]])))
   np.testing.assert_allclose(one_frame['per_example'], [math.log(11)], rtol=1e-5)
 
 
 # ----- Metrics. -----
 def test_ssim_1d_by_hand():
-  x, y = jnp.array([[0., 1., 2.]]), jnp.array([[0., 2., 4.]])
+  x, y = jnp.array([[0.0, 1.0, 2.0]]), jnp.array([[0.0, 2.0, 4.0]])
   # One window of 3: means 1, 2; sample variances 1, 4; covariance 2; L = 4.
   c1, c2 = (0.01 * 4) ** 2, (0.03 * 4) ** 2
   expected = (2 * 1 * 2 + c1) * (2 * 2 + c2) / ((1 + 4 + c1) * (1 + 4 + c2))
-  np.testing.assert_allclose(metrics.ssim_1d(x, y, jnp.array([4.]), window=3), [expected],
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+    metrics.ssim_1d(x, y, jnp.array([4.0]), window=3), [expected], rtol=1e-6
+  )
   signal = jnp.sin(jnp.arange(40.0))[None]
   np.testing.assert_allclose(metrics.ssim_1d(signal, signal, 2.0), [1.0], rtol=1e-6)
   # Two windows of 2 on constant pieces: (2*1*0 + C1) / (1 + 0 + C1) each (variances 0).
   ones, zeros = jnp.ones((1, 3)), jnp.zeros((1, 3))
-  c1 = 0.01 ** 2
-  np.testing.assert_allclose(metrics.ssim_1d(ones, zeros, 1.0, window=2), [c1 / (1 + c1)],
-                             rtol=1e-5)
+  c1 = 0.01**2
+  np.testing.assert_allclose(
+    metrics.ssim_1d(ones, zeros, 1.0, window=2), [c1 / (1 + c1)], rtol=1e-5
+  )
 
 
 def test_fastmri1d_eval_masks_padding(data_dir):
@@ -165,10 +201,11 @@ def test_fastmri1d_eval_masks_padding(data_dir):
   arrays = tfds_data.load_split(w.builder_cls, 'validation', data_dir)
   real = {k: arrays[k][:3] for k in w.eval_features}
   batch = {k: np.concatenate([v, np.zeros_like(v[:2])]) for k, v in real.items()}
-  batch['weights'] = np.array([1., 1., 1., 0., 0.], np.float32)
+  batch['weights'] = np.array([1.0, 1.0, 1.0, 0.0, 0.0], np.float32)
   out = jax.device_get(w._eval_batch(params, model_state, batch))
-  predictions, _ = w.model_fn(params, real, model_state, spec.ForwardPassMode.EVAL, None,
-                              update_batch_norm=False)
+  predictions, _ = w.model_fn(
+    params, real, model_state, spec.ForwardPassMode.EVAL, None, update_batch_norm=False
+  )
   ssim = metrics.ssim_1d(predictions, real['targets'], real['data_range'])
   l1 = np.abs(np.asarray(predictions) - real['targets']).mean(axis=1)
   result = w._metrics([out])
@@ -179,14 +216,22 @@ def test_fastmri1d_eval_masks_padding(data_dir):
 def test_ctc_greedy_decode_merges_repeats_and_drops_blanks():
   best_path = jnp.array([[0, 1, 1, 0, 1, 2, 2, 0], [3, 3, 3, 0, 0, 0, 4, 4]])
   logits = jax.nn.one_hot(best_path, 5)
-  paddings = jnp.array([[0.] * 8, [0.] * 6 + [1.] * 2])  # The last two frames padded.
+  paddings = jnp.array([[0.0] * 8, [0.0] * 6 + [1.0] * 2])  # The last two frames padded.
   decoded = metrics.ctc_greedy_decode(logits, paddings)
   assert decoded.tolist() == [[1, 1, 2, -1, -1, -1, -1, -1], [3, -1, -1, -1, -1, -1, -1, -1]]
 
 
-@pytest.mark.parametrize('hyp, ref, distance', [
-    ([], [], 0), ([], [1, 2], 2), ([1, 2], [], 2), ([1, 2, 3], [1, 3], 1),
-    ([3, 1, 2], [1, 2, 3], 2), (list('kitten'), list('sitting'), 3)])
+@pytest.mark.parametrize(
+  'hyp, ref, distance',
+  [
+    ([], [], 0),
+    ([], [1, 2], 2),
+    ([1, 2], [], 2),
+    ([1, 2, 3], [1, 3], 1),
+    ([3, 1, 2], [1, 2, 3], 2),
+    (list('kitten'), list('sitting'), 3),
+  ],
+)
 def test_edit_distance_by_hand(hyp, ref, distance):
   assert metrics.edit_distance(hyp, ref) == distance
 
@@ -194,11 +239,15 @@ def test_edit_distance_by_hand(hyp, ref, distance):
 def test_ctc_digits_wer_from_eval_outputs(data_dir):
   w = workloads.get_workload('ctc_digits', data_dir)
   pad = ctc_dataset.PAD_ID
-  outputs = [{'loss': np.float32(6.0), 'count': np.float32(3.0),
-              'decoded': np.array([[1, 2, pad], [4, pad, pad], [5, 6, 7], [0, 0, 0]]),
-              'targets': np.array([[1, 2, pad, pad], [4, 5, 6, pad], [5, 7, pad, pad],
-                                   [9, 9, 9, 9]]),
-              'weights': np.array([1., 1., 1., 0.])}]
+  outputs = [
+    {
+      'loss': np.float32(6.0),
+      'count': np.float32(3.0),
+      'decoded': np.array([[1, 2, pad], [4, pad, pad], [5, 6, 7], [0, 0, 0]]),
+      'targets': np.array([[1, 2, pad, pad], [4, 5, 6, pad], [5, 7, pad, pad], [9, 9, 9, 9]]),
+      'weights': np.array([1.0, 1.0, 1.0, 0.0]),
+    }
+  ]
   # Errors: 0 + 2 (two deletions) + 1 (one insertion) over 2 + 3 + 2 reference digits.
   assert w._metrics(outputs) == {'loss': 2.0, 'wer': 3 / 7}
 
@@ -210,12 +259,22 @@ def test_nadamw_reaches_the_proposed_target(name, data_dir):
   w = workloads.get_workload(name, data_dir)
   w.constants = dataclasses.replace(w.constants, **PROPOSED[name])
   submission = submission_lib.load_submission(
-      os.path.join(REPO, 'submissions', 'nadamw', 'submission.py'))
+    os.path.join(REPO, 'submissions', 'nadamw', 'submission.py')
+  )
   hyperparameters = search_space.make_hyperparameters(NADAMW)
   step_hint = w.step_hint
   result = runner.train_once(
-      w, submission, hyperparameters, rng_seed=1, log_dir=None,
-      config=runner.RunConfig(data_dir=data_dir, max_global_steps=step_hint,
-                              eval_every_steps=step_hint // 8, max_runtime_sec=300,
-                              save_checkpoints=False))
+    w,
+    submission,
+    hyperparameters,
+    rng_seed=1,
+    log_dir=None,
+    config=runner.RunConfig(
+      data_dir=data_dir,
+      max_global_steps=step_hint,
+      eval_every_steps=step_hint // 8,
+      max_runtime_sec=300,
+      save_checkpoints=False,
+    ),
+  )
   assert result.status == 'target_reached', result.eval_results[-1]

@@ -32,18 +32,28 @@ def test_fingerprint_mismatch_is_an_error(monkeypatch, workload, tmp_path, data_
 def test_model_loss_and_eval_follow_the_api(workload):
   params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
   assert jax.tree.structure(workload.param_shapes) == jax.tree.structure(
-      jax.tree.map(lambda x: 0, params))
-  assert all(isinstance(t, spec.ParameterType) for t in jax.tree.leaves(workload.model_params_types))
+    jax.tree.map(lambda x: 0, params)
+  )
+  assert all(
+    isinstance(t, spec.ParameterType) for t in jax.tree.leaves(workload.model_params_types)
+  )
   batch = next(workload._build_input_queue(jax.random.PRNGKey(1), 'train', None, 8))
   assert {'inputs', 'targets', 'weights', 'example_id'} <= set(batch)
-  logits, _ = workload.model_fn(params, batch, model_state, spec.ForwardPassMode.TRAIN,
-                                jax.random.PRNGKey(2), update_batch_norm=True)
+  logits, _ = workload.model_fn(
+    params,
+    batch,
+    model_state,
+    spec.ForwardPassMode.TRAIN,
+    jax.random.PRNGKey(2),
+    update_batch_norm=True,
+  )
   out = workload.loss_fn(batch['targets'], logits, batch['weights'])
   assert out['per_example'].shape == (8,)
   assert float(out['n_valid_examples']) == 8
   assert np.isclose(float(out['summed']), float(out['per_example'].sum()), rtol=1e-5)
-  metrics = workload.eval_model(workload.eval_batch_size, params, model_state,
-                                jax.random.PRNGKey(3), None, None, 0)
+  metrics = workload.eval_model(
+    workload.eval_batch_size, params, model_state, jax.random.PRNGKey(3), None, None, 0
+  )
   for split in ('train', 'validation', 'test'):
     assert np.isfinite(metrics[f'{split}/loss'])
     assert f'{split}/{workload.target_metric_name}' in metrics

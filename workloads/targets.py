@@ -24,6 +24,7 @@ def workload_targets(name: str) -> Dict[str, Any]:
   """The entry of one workload; ``KeyError`` names the known workloads."""
   entries = load_targets()['workloads']
   if name not in entries:
-    raise KeyError(f'no targets for workload {name!r} in {TARGETS_FILE} '
-                   f'(known: {", ".join(sorted(entries))})')
+    raise KeyError(
+      f'no targets for workload {name!r} in {TARGETS_FILE} (known: {", ".join(sorted(entries))})'
+    )
   return entries[name]

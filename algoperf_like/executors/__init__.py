@@ -24,11 +24,14 @@ def make_executor(name: str, **options) -> Executor:
   """``local``, ``processes`` (option ``max_parallel``) or ``slurm`` (submitit options)."""
   if name == 'local':
     from algoperf_like.executors.local import LocalExecutor
+
     return LocalExecutor(**options)
   if name == 'processes':
     from algoperf_like.executors.processes import ProcessExecutor
+
     return ProcessExecutor(**options)
   if name == 'slurm':
     from algoperf_like.executors.slurm import SlurmExecutor
+
     return SlurmExecutor(**options)
   raise ValueError(f'unknown executor {name!r} (local, processes, slurm)')

@@ -21,6 +21,7 @@ class LocalExecutor:
         summary = sweep.run_trial(job, on_eval=on_eval)
       except Exception as e:  # The runner already wrote the reason into the trial's logs.
         summary = sweep.trial_logs.read_summary(job.trial.log_dir) or sweep.failed_summary(
-            job.trial, f'{type(e).__name__}: {e}')
+          job.trial, f'{type(e).__name__}: {e}'
+        )
         summary.setdefault('traceback', traceback.format_exc())
       report(job, summary)

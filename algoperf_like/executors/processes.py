@@ -17,6 +17,7 @@ from algoperf_like import sweep, trial_logs
 
 def _child(job: sweep.TrialJob) -> None:
   from algoperf_like import cli  # Quiet TF/absl logging in the child as in the CLI.
+
   cli.quiet_libraries()
   sweep.run_trial(job)
 
@@ -48,8 +49,9 @@ class ProcessExecutor:
           summary = trial_logs.read_summary(job.trial.log_dir)
           if summary is None:
             summary = sweep.failed_summary(
-                job.trial, f'worker process exited with code {process.exitcode} '
-                'before the trial finished')
+              job.trial,
+              f'worker process exited with code {process.exitcode} before the trial finished',
+            )
           report(job, summary)
     finally:
       for _, process in running:  # Ctrl-C or an error here: stop the children too.

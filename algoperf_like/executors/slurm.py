@@ -18,19 +18,29 @@ from algoperf_like import sweep, trial_logs
 
 class SlurmExecutor:
   """Args:
-    folder: where submitit keeps job scripts, pickles and Slurm stdout/stderr.
-    partition: Slurm partition (None: the cluster's default).
-    time_min: time limit per task, in minutes.
-    cpus_per_task, gpus_per_task: resources per task.
-    max_parallel: tasks of the array that may run at once (None: no limit).
+  folder: where submitit keeps job scripts, pickles and Slurm stdout/stderr.
+  partition: Slurm partition (None: the cluster's default).
+  time_min: time limit per task, in minutes.
+  cpus_per_task, gpus_per_task: resources per task.
+  max_parallel: tasks of the array that may run at once (None: no limit).
   """
 
-  def __init__(self, folder: str, partition: Optional[str] = None, time_min: int = 60,
-               cpus_per_task: int = 1, gpus_per_task: int = 0,
-               max_parallel: Optional[int] = None, poll_seconds: float = 2.0) -> None:
+  def __init__(
+    self,
+    folder: str,
+    partition: Optional[str] = None,
+    time_min: int = 60,
+    cpus_per_task: int = 1,
+    gpus_per_task: int = 0,
+    max_parallel: Optional[int] = None,
+    poll_seconds: float = 2.0,
+  ) -> None:
     self.folder = folder
-    self.parameters = {'timeout_min': time_min, 'cpus_per_task': cpus_per_task,
-                       'slurm_job_name': 'algoperf_like'}
+    self.parameters = {
+      'timeout_min': time_min,
+      'cpus_per_task': cpus_per_task,
+      'slurm_job_name': 'algoperf_like',
+    }
     if partition:
       self.parameters['slurm_partition'] = partition
     if gpus_per_task:
@@ -43,6 +53,7 @@ class SlurmExecutor:
     if not jobs:
       return
     import submitit
+
     executor = submitit.AutoExecutor(folder=os.path.abspath(self.folder), cluster='slurm')
     executor.update_parameters(**self.parameters)
     tasks = executor.map_array(sweep.run_trial, list(jobs))
@@ -75,8 +86,13 @@ class SlurmExecutor:
 def _queued_job_ids() -> Optional[set]:
   """Ids (``123_4`` for array tasks) of this user's jobs in the queue; None if unknown."""
   try:
-    out = subprocess.run(['squeue', '--noheader', '--me', '--array', '--format=%i'],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+      ['squeue', '--noheader', '--me', '--array', '--format=%i'],
+      capture_output=True,
+      text=True,
+      timeout=30,
+      check=True,
+    ).stdout
   except (OSError, subprocess.SubprocessError):
     return None
   return {line.strip() for line in out.splitlines() if line.strip()}

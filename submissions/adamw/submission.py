@@ -22,11 +22,16 @@ update_params = shared.update_params_until_zero_lr
 
 
 def make_optimizer(step_hint, hyperparameters):
-  schedule = shared.warmup_cosine_decay(step_hint, hyperparameters.learning_rate,
-                                        hyperparameters.warmup_factor)
-  return optax.adamw(schedule, b1=1.0 - hyperparameters.one_minus_beta1,
-                     b2=hyperparameters.beta2, eps=1e-8,
-                     weight_decay=hyperparameters.weight_decay)
+  schedule = shared.warmup_cosine_decay(
+    step_hint, hyperparameters.learning_rate, hyperparameters.warmup_factor
+  )
+  return optax.adamw(
+    schedule,
+    b1=1.0 - hyperparameters.one_minus_beta1,
+    b2=hyperparameters.beta2,
+    eps=1e-8,
+    weight_decay=hyperparameters.weight_decay,
+  )
 
 
 def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):

@@ -6,16 +6,22 @@ a 1.5x runtime budget; the values below are used on every workload.
 
 import collections
 
-from submissions.nadamw.submission import make_optimizer
 from submissions import shared
+from submissions.nadamw.submission import make_optimizer
 from submissions.shared import data_selection, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 
 _Hyperparameters = collections.namedtuple(
-    '_Hyperparameters', ['learning_rate', 'one_minus_beta1', 'beta2',
-                         'weight_decay', 'warmup_factor', 'label_smoothing'])
-DEFAULTS = _Hyperparameters(learning_rate=2e-3, one_minus_beta1=0.1, beta2=0.999,
-                            weight_decay=0.05, warmup_factor=0.05,
-                            label_smoothing=0.0)
+  '_Hyperparameters',
+  ['learning_rate', 'one_minus_beta1', 'beta2', 'weight_decay', 'warmup_factor', 'label_smoothing'],
+)
+DEFAULTS = _Hyperparameters(
+  learning_rate=2e-3,
+  one_minus_beta1=0.1,
+  beta2=0.999,
+  weight_decay=0.05,
+  warmup_factor=0.05,
+  label_smoothing=0.0,
+)
 
 
 def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
@@ -23,11 +29,32 @@ def init_optimizer_state(workload, model_params, model_state, hyperparameters, r
   return shared.init_optax_state(workload, make_optimizer(workload.step_hint, DEFAULTS))
 
 
-def update_params(workload, current_param_container, current_params_types,
-                  model_state, hyperparameters, batch, loss_type, optimizer_state,
-                  eval_results, global_step, rng, train_state=None):
+def update_params(
+  workload,
+  current_param_container,
+  current_params_types,
+  model_state,
+  hyperparameters,
+  batch,
+  loss_type,
+  optimizer_state,
+  eval_results,
+  global_step,
+  rng,
+  train_state=None,
+):
   del hyperparameters  # None under self-tuning: use the fixed defaults.
-  return shared.update_params(workload, current_param_container,
-                              current_params_types, model_state, DEFAULTS, batch,
-                              loss_type, optimizer_state, eval_results,
-                              global_step, rng, train_state)
+  return shared.update_params(
+    workload,
+    current_param_container,
+    current_params_types,
+    model_state,
+    DEFAULTS,
+    batch,
+    loss_type,
+    optimizer_state,
+    eval_results,
+    global_step,
+    rng,
+    train_state,
+  )

@@ -35,12 +35,18 @@ import math
 import jax
 
 from submissions import selection
-from submissions.shared import batch_size_for, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 from submissions.selection import update_params
+from submissions.shared import batch_size_for, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 
-__all__ = ['CANDIDATE_FACTOR', 'data_selection', 'get_batch_size',
-           'get_candidate_batch_size', 'init_optimizer_state', 'prepare_for_eval',
-           'update_params']
+__all__ = [
+  'CANDIDATE_FACTOR',
+  'data_selection',
+  'get_batch_size',
+  'get_candidate_batch_size',
+  'init_optimizer_state',
+  'prepare_for_eval',
+  'update_params',
+]
 
 CANDIDATE_FACTOR = 2  # k: candidates per training example.
 
@@ -56,13 +62,29 @@ def init_optimizer_state(workload, model_params, model_state, hyperparameters, r
   return selection.init_state(workload, hyperparameters, ())
 
 
-def data_selection(workload, input_queue, optimizer_state, current_param_container,
-                   model_state, hyperparameters, global_step, rng):
+def data_selection(
+  workload,
+  input_queue,
+  optimizer_state,
+  current_param_container,
+  model_state,
+  hyperparameters,
+  global_step,
+  rng,
+):
   """The ``get_batch_size`` candidates drawn by loss rank from the next candidate batch."""
   del optimizer_state, global_step
   pressure = getattr(hyperparameters, 'selection_pressure', None)
   pressure = math.inf if pressure is None else float(pressure)
   label_smoothing = float(getattr(hyperparameters, 'label_smoothing', None) or 0.0)
   select = selection.jitted_select_by_loss(jax.default_backend())
-  return select(workload, label_smoothing, get_batch_size(workload.workload_name), pressure,
-                current_param_container, model_state, next(input_queue), rng)
+  return select(
+    workload,
+    label_smoothing,
+    get_batch_size(workload.workload_name),
+    pressure,
+    current_param_container,
+    model_state,
+    next(input_queue),
+    rng,
+  )

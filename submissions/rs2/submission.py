@@ -34,24 +34,41 @@ per round).
 """
 
 from submissions import selection
-from submissions.shared import get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 from submissions.selection import update_params
+from submissions.shared import get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 
-__all__ = ['data_selection', 'get_batch_size', 'init_optimizer_state', 'prepare_for_eval',
-           'update_params']
+__all__ = [
+  'data_selection',
+  'get_batch_size',
+  'init_optimizer_state',
+  'prepare_for_eval',
+  'update_params',
+]
 
 
 def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
   """NAdamW's state plus RS2's per-example state (round 0 of pass 0)."""
   del model_params, model_state
-  return selection.init_state(workload, hyperparameters,
-                              selection.rs2_init(workload.num_train_examples, rng))
+  return selection.init_state(
+    workload, hyperparameters, selection.rs2_init(workload.num_train_examples, rng)
+  )
 
 
-def data_selection(workload, input_queue, optimizer_state, current_param_container,
-                   model_state, hyperparameters, global_step, rng):
+def data_selection(
+  workload,
+  input_queue,
+  optimizer_state,
+  current_param_container,
+  model_state,
+  hyperparameters,
+  global_step,
+  rng,
+):
   """The next batch of the current RS2 round (updates the round state in place)."""
   del current_param_container, model_state, global_step, rng
-  return selection.rs2_select(optimizer_state.selection, input_queue,
-                              get_batch_size(workload.workload_name),
-                              hyperparameters.selection_fraction)
+  return selection.rs2_select(
+    optimizer_state.selection,
+    input_queue,
+    get_batch_size(workload.workload_name),
+    hyperparameters.selection_fraction,
+  )

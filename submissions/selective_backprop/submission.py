@@ -25,29 +25,48 @@ Hyperparameters: NAdamW's (``learning_rate``, ``one_minus_beta1``, ``beta2``,
 candidates is kept on average) and ``loss_history_size`` (:math:`|H|`).
 """
 
-import jax
-
 from submissions import selection
-from submissions.shared import get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 from submissions.selection import update_params
+from submissions.shared import get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 
-__all__ = ['data_selection', 'get_batch_size', 'init_optimizer_state', 'prepare_for_eval',
-           'update_params']
+__all__ = [
+  'data_selection',
+  'get_batch_size',
+  'init_optimizer_state',
+  'prepare_for_eval',
+  'update_params',
+]
 
 
 def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
   """NAdamW's state plus an empty history of ``loss_history_size`` losses."""
   del model_params, model_state, rng
-  return selection.init_state(workload, hyperparameters,
-                              selection.history_init(hyperparameters.loss_history_size))
+  return selection.init_state(
+    workload, hyperparameters, selection.history_init(hyperparameters.loss_history_size)
+  )
 
 
-def data_selection(workload, input_queue, optimizer_state, current_param_container,
-                   model_state, hyperparameters, global_step, rng):
+def data_selection(
+  workload,
+  input_queue,
+  optimizer_state,
+  current_param_container,
+  model_state,
+  hyperparameters,
+  global_step,
+  rng,
+):
   """A batch of candidates kept by Selective Backprop (updates the history in place)."""
   del global_step
   label_smoothing = float(getattr(hyperparameters, 'label_smoothing', None) or 0.0)
   return selection.selective_backprop_select(
-      workload, input_queue, optimizer_state.selection, current_param_container,
-      model_state, get_batch_size(workload.workload_name), float(hyperparameters.beta),
-      label_smoothing, rng)
+    workload,
+    input_queue,
+    optimizer_state.selection,
+    current_param_container,
+    model_state,
+    get_batch_size(workload.workload_name),
+    float(hyperparameters.beta),
+    label_smoothing,
+    rng,
+  )

@@ -35,40 +35,69 @@ def init_optimizer_state(workload, model_params, model_state, hyperparameters, r
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _train_step(workload, tx, opt_state, params, model_state, batch, rng):
   def loss_of(p):
-    logits, new_state = workload.model_fn(p, batch, model_state,
-                                          spec.ForwardPassMode.TRAIN, rng,
-                                          update_batch_norm=True)
+    logits, new_state = workload.model_fn(
+      p, batch, model_state, spec.ForwardPassMode.TRAIN, rng, update_batch_norm=True
+    )
     out = workload.loss_fn(batch['targets'], logits, batch.get('weights'))
     return out['summed'] / out['n_valid_examples'], new_state
+
   (_, new_state), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
   updates, opt_state = tx.update(grads, opt_state, params)
   return opt_state, optax.apply_updates(params, updates), new_state
 
 
-def update_params(workload, current_param_container, current_params_types,
-                  model_state, hyperparameters, batch, loss_type, optimizer_state,
-                  eval_results, global_step, rng, train_state=None):
+def update_params(
+  workload,
+  current_param_container,
+  current_params_types,
+  model_state,
+  hyperparameters,
+  batch,
+  loss_type,
+  optimizer_state,
+  eval_results,
+  global_step,
+  rng,
+  train_state=None,
+):
   """One training step. ``train_state`` (read-only) has the clock: see the README."""
   del current_params_types, hyperparameters, loss_type, eval_results, global_step
   del train_state
   tx = optimizer_state['tx']
   opt_state, params, model_state = _train_step(
-      workload, tx, optimizer_state['opt_state'], current_param_container,
-      model_state, batch, rng)
+    workload, tx, optimizer_state['opt_state'], current_param_container, model_state, batch, rng
+  )
   return {'opt_state': opt_state, 'tx': tx}, params, model_state
 
 
-def prepare_for_eval(workload, current_param_container, current_params_types,
-                     model_state, hyperparameters, loss_type, optimizer_state,
-                     eval_results, global_step, rng):
+def prepare_for_eval(
+  workload,
+  current_param_container,
+  current_params_types,
+  model_state,
+  hyperparameters,
+  loss_type,
+  optimizer_state,
+  eval_results,
+  global_step,
+  rng,
+):
   """Optional: e.g. swap in averaged weights before the (untimed) evaluation."""
   del workload, current_params_types, hyperparameters, loss_type, eval_results
   del global_step, rng
   return optimizer_state, current_param_container, model_state
 
 
-def data_selection(workload, input_queue, optimizer_state, current_param_container,
-                   model_state, hyperparameters, global_step, rng):
+def data_selection(
+  workload,
+  input_queue,
+  optimizer_state,
+  current_param_container,
+  model_state,
+  hyperparameters,
+  global_step,
+  rng,
+):
   """Choose the batch to train on; by default the next one from the queue."""
   del workload, optimizer_state, current_param_container, model_state
   del hyperparameters, global_step, rng

@@ -31,5 +31,11 @@ No selection hyperparameters.
 from submissions.nadamw.submission import init_optimizer_state, make_optimizer, update_params
 from submissions.shared import data_selection, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
 
-__all__ = ['data_selection', 'get_batch_size', 'init_optimizer_state', 'make_optimizer',
-           'prepare_for_eval', 'update_params']
+__all__ = [
+  'data_selection',
+  'get_batch_size',
+  'init_optimizer_state',
+  'make_optimizer',
+  'prepare_for_eval',
+  'update_params',
+]

@@ -43,10 +43,21 @@ STOP_SCRIPT = os.path.join(HERE, 'stop_cluster.sh')
 DEFAULT_STATE_DIR = '/tmp/algoperf_like_slurm'
 PARTITION = 'debug'
 # Commands the scripts need once Slurm is installed.
-_COMMANDS = ('munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'sacct', 'scancel', 'sinfo',
-             'scontrol', 'srun')
+_COMMANDS = (
+  'munged',
+  'slurmctld',
+  'slurmd',
+  'sbatch',
+  'squeue',
+  'sacct',
+  'scancel',
+  'sinfo',
+  'scontrol',
+  'srun',
+)
 _SEARCH_PATH = os.pathsep.join(
-    [os.environ.get('PATH', ''), '/usr/local/sbin', '/usr/sbin', '/sbin'])
+  [os.environ.get('PATH', ''), '/usr/local/sbin', '/usr/sbin', '/sbin']
+)
 _EXIT_CANNOT_INSTALL = 3
 # Held while a cluster runs: the ports are machine-wide, so a second test session on the same
 # machine waits here instead of restarting (killing) the first one's cluster.
@@ -113,8 +124,10 @@ def _machine_lock(wait_s: float) -> Iterator[None]:
         break
       except BlockingIOError:
         if time.monotonic() > deadline:
-          raise SlurmStartError(f'another test session has held {IN_USE_LOCK} (its Slurm test '
-                                f'cluster) for more than {wait_s} s') from None
+          raise SlurmStartError(
+            f'another test session has held {IN_USE_LOCK} (its Slurm test '
+            f'cluster) for more than {wait_s} s'
+          ) from None
         time.sleep(1)
     try:
       yield
@@ -123,9 +136,13 @@ def _machine_lock(wait_s: float) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def running_cluster(directory: str | None = None, start_timeout_s: float = 600,
-                    purge: bool | None = None, accounting: bool | None = None,
-                    wait_s: float = 600) -> Iterator[dict]:
+def running_cluster(
+  directory: str | None = None,
+  start_timeout_s: float = 600,
+  purge: bool | None = None,
+  accounting: bool | None = None,
+  wait_s: float = 600,
+) -> Iterator[dict]:
   """Starts the cluster (installing Slurm first if needed); stops it when the context exits.
 
   Yields {'conf': path of slurm.conf, 'partition': 'debug', 'state_dir': ..., 'log_dir': ...,
@@ -151,13 +168,21 @@ def running_cluster(directory: str | None = None, start_timeout_s: float = 600,
 
 def _run(directory, env, start_timeout_s, purge, accounting):
   try:
-    proc = subprocess.run(['bash', START_SCRIPT, directory], stdin=subprocess.DEVNULL, env=env,
-                          capture_output=True, text=True, timeout=start_timeout_s, check=False)
+    proc = subprocess.run(
+      ['bash', START_SCRIPT, directory],
+      stdin=subprocess.DEVNULL,
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=start_timeout_s,
+      check=False,
+    )
   except subprocess.TimeoutExpired as e:
     _stop(directory, purge=False)
     stderr = e.stderr.decode(errors='replace') if isinstance(e.stderr, bytes) else e.stderr
-    raise SlurmStartError(f'{START_SCRIPT} took more than {start_timeout_s} s:\n'
-                          f'{(stderr or "")[-3000:]}') from None
+    raise SlurmStartError(
+      f'{START_SCRIPT} took more than {start_timeout_s} s:\n{(stderr or "")[-3000:]}'
+    ) from None
   if proc.returncode == _EXIT_CANNOT_INSTALL:
     lines = [l for l in proc.stderr.splitlines() if 'CANNOT INSTALL' in l]
     why = lines[-1].split('CANNOT INSTALL:', 1)[-1].strip() if lines else 'see stderr'
@@ -169,8 +194,13 @@ def _run(directory, env, start_timeout_s, purge, accounting):
   previous = os.environ.get('SLURM_CONF')
   os.environ['SLURM_CONF'] = conf
   try:
-    yield {'conf': conf, 'partition': PARTITION, 'state_dir': directory,
-           'log_dir': os.path.join(directory, 'log'), 'accounting': accounting}
+    yield {
+      'conf': conf,
+      'partition': PARTITION,
+      'state_dir': directory,
+      'log_dir': os.path.join(directory, 'log'),
+      'accounting': accounting,
+    }
   finally:
     if previous is None:
       os.environ.pop('SLURM_CONF', None)

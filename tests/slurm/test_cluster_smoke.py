@@ -41,9 +41,20 @@ def _diagnostics(cluster, job_id=None):
 def test_sbatch_wrap(slurm_cluster, tmp_path):
   out_file = tmp_path / 'hello.out'
   res = subprocess.run(
-      ['sbatch', '--parsable', f'--partition={slurm_cluster["partition"]}', '--time=1',
-       f'--output={out_file}', '--wrap', 'echo "hello from job $SLURM_JOB_ID on $(hostname)"'],
-      capture_output=True, text=True, timeout=30, check=False)
+    [
+      'sbatch',
+      '--parsable',
+      f'--partition={slurm_cluster["partition"]}',
+      '--time=1',
+      f'--output={out_file}',
+      '--wrap',
+      'echo "hello from job $SLURM_JOB_ID on $(hostname)"',
+    ],
+    capture_output=True,
+    text=True,
+    timeout=30,
+    check=False,
+  )
   assert res.returncode == 0, f'sbatch failed: {res.stderr}\n{_diagnostics(slurm_cluster)}'
   job_id = res.stdout.strip().split(';')[0]
   deadline = time.monotonic() + JOB_TIMEOUT_S
@@ -52,8 +63,9 @@ def test_sbatch_wrap(slurm_cluster, tmp_path):
       break
     time.sleep(0.2)
   else:
-    pytest.fail(f'job {job_id} wrote no output in {JOB_TIMEOUT_S} s\n'
-                f'{_diagnostics(slurm_cluster, job_id)}')
+    pytest.fail(
+      f'job {job_id} wrote no output in {JOB_TIMEOUT_S} s\n{_diagnostics(slurm_cluster, job_id)}'
+    )
   assert out_file.read_text().startswith(f'hello from job {job_id} on ')
 
 
@@ -64,11 +76,13 @@ def test_submitit_job(slurm_cluster, tmp_path):
   def probe(x):
     import os as os_
     import sys as sys_
+
     return x * 2, sys_.executable, os_.environ.get('SLURM_JOB_ID')
 
   executor = submitit.AutoExecutor(folder=tmp_path / 'submitit', cluster='slurm')
-  executor.update_parameters(slurm_partition=slurm_cluster['partition'], timeout_min=2,
-                             cpus_per_task=1)
+  executor.update_parameters(
+    slurm_partition=slurm_cluster['partition'], timeout_min=2, cpus_per_task=1
+  )
   job = executor.submit(probe, 21)
   # job.result() alone would wait forever if the job died without a result: on the plain
   # cluster sacct is disabled, so submitit cannot tell that the job ended.
@@ -76,9 +90,11 @@ def test_submitit_job(slurm_cluster, tmp_path):
   while not job.paths.result_pickle.exists():
     if time.monotonic() > deadline:
       job.cancel(check=False)
-      pytest.fail(f'submitit job {job.job_id} produced no result in {JOB_TIMEOUT_S} s\n'
-                  f'stdout: {job.stdout()}\nstderr: {job.stderr()}\n'
-                  f'{_diagnostics(slurm_cluster, job.job_id)}')
+      pytest.fail(
+        f'submitit job {job.job_id} produced no result in {JOB_TIMEOUT_S} s\n'
+        f'stdout: {job.stdout()}\nstderr: {job.stderr()}\n'
+        f'{_diagnostics(slurm_cluster, job.job_id)}'
+      )
     time.sleep(0.2)
   value, executable, slurm_job_id = job.result()
   assert value == 42
@@ -94,8 +110,9 @@ def test_sacct_sees_cancelled_submitit_job(slurm_cluster, tmp_path):
     pytest.skip('sacct is disabled without accounting: submitit cannot see a cancelled job end')
   submitit = pytest.importorskip('submitit')
   executor = submitit.AutoExecutor(folder=tmp_path / 'submitit', cluster='slurm')
-  executor.update_parameters(slurm_partition=slurm_cluster['partition'], timeout_min=2,
-                             cpus_per_task=1)
+  executor.update_parameters(
+    slurm_partition=slurm_cluster['partition'], timeout_min=2, cpus_per_task=1
+  )
   job = executor.submit(time.sleep, 300)
   deadline = time.monotonic() + JOB_TIMEOUT_S
   while job.state != 'RUNNING':  # job.state calls sacct at most every ~2 s

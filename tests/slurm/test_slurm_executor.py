@@ -26,22 +26,32 @@ def slurm_cluster():
 
 
 def _sweep(root, data_dir, *executor_flags):
-  argv = [CLI, 'run', '--workload=mnist1d', f'--submission_path={REPO}/submissions/nadamw/submission.py',
-          f'--tuning_search_space={REPO}/submissions/nadamw/tuning_search_space.json',
-          '--num_studies=2', '--num_tuning_trials=2', '--max_global_steps=100',
-          '--eval_every_steps=50', f'--experiment_dir={root}', f'--data_dir={data_dir}',
-          *executor_flags]
+  argv = [
+    CLI,
+    'run',
+    '--workload=mnist1d',
+    f'--submission_path={REPO}/submissions/nadamw/submission.py',
+    f'--tuning_search_space={REPO}/submissions/nadamw/tuning_search_space.json',
+    '--num_studies=2',
+    '--num_tuning_trials=2',
+    '--max_global_steps=100',
+    '--eval_every_steps=50',
+    f'--experiment_dir={root}',
+    f'--data_dir={data_dir}',
+    *executor_flags,
+  ]
   return subprocess.run(argv, capture_output=True, text=True, timeout=900)
 
 
 def _tree(root):
   """{trial dir: (files, eval rows without timing columns)} below ``root``."""
   tree = {}
-  for dirpath, dirnames, files in os.walk(root):
+  for dirpath, _dirnames, files in os.walk(root):
     if 'eval_measurements.csv' in files:
       with open(os.path.join(dirpath, 'eval_measurements.csv')) as f:
-        rows = [{k: v for k, v in r.items() if '/' in k or k == 'global_step'}
-                for r in csv.DictReader(f)]
+        rows = [
+          {k: v for k, v in r.items() if '/' in k or k == 'global_step'} for r in csv.DictReader(f)
+        ]
       kept = sorted(f for f in files if not f.endswith('.tmp'))
       tree[os.path.relpath(dirpath, root)] = (kept, rows)
   return tree
@@ -50,9 +60,14 @@ def _tree(root):
 def test_slurm_sweep_gives_the_local_log_tree(slurm_cluster, tmp_path, data_dir):
   local = _sweep(tmp_path / 'local', data_dir)
   assert local.returncode == 0, local.stderr[-2000:]
-  slurm = _sweep(tmp_path / 'slurm', data_dir, '--executor=slurm',
-                 f'--slurm_partition={slurm_cluster["partition"]}', '--slurm_time_min=10',
-                 '--max_parallel=2')
+  slurm = _sweep(
+    tmp_path / 'slurm',
+    data_dir,
+    '--executor=slurm',
+    f'--slurm_partition={slurm_cluster["partition"]}',
+    '--slurm_time_min=10',
+    '--max_parallel=2',
+  )
   assert slurm.returncode == 0, slurm.stderr[-3000:] + log_tails(slurm_cluster['state_dir'])
   local_tree, slurm_tree = _tree(tmp_path / 'local'), _tree(tmp_path / 'slurm')
   assert len(local_tree) == 4

@@ -27,8 +27,10 @@ class ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({**self.features(), 'example_id': np.int64}),
-        supervised_keys=('inputs', 'targets'), homepage=self.HOMEPAGE)
+      features=tfds.features.FeaturesDict({**self.features(), 'example_id': np.int64}),
+      supervised_keys=('inputs', 'targets'),
+      homepage=self.HOMEPAGE,
+    )
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing to download.

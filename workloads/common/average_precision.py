@@ -47,8 +47,9 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
   return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def mean_average_precision(labels: np.ndarray, scores: np.ndarray,
-                           mask: Optional[np.ndarray] = None) -> float:
+def mean_average_precision(
+  labels: np.ndarray, scores: np.ndarray, mask: Optional[np.ndarray] = None
+) -> float:
   """Mean over labels of :func:`average_precision`, as OGB computes it.
 
   Labels with no positive or no negative among the unmasked examples are
@@ -66,6 +67,9 @@ def mean_average_precision(labels: np.ndarray, scores: np.ndarray,
   if mask is not None:
     keep = np.asarray(mask).astype(bool)
     labels, scores = labels[keep], scores[keep]
-  values = [average_precision(labels[:, k], scores[:, k]) for k in range(labels.shape[1])
-            if 0 < labels[:, k].sum() < len(labels)]
+  values = [
+    average_precision(labels[:, k], scores[:, k])
+    for k in range(labels.shape[1])
+    if 0 < labels[:, k].sum() < len(labels)
+  ]
   return float(np.mean(values)) if values else float('nan')

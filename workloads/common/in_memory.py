@@ -21,27 +21,35 @@ import numpy as np
 
 from algoperf_like import jax_sharding_utils, spec
 from workloads import targets
-from workloads.common import input_pipeline, params as param_utils, tfds_data
+from workloads.common import input_pipeline, tfds_data
+from workloads.common import params as param_utils
 
-_SPLIT_OF = {'train': 'train', 'eval_train': 'train', 'validation': 'validation',
-             'test': 'test'}
+_SPLIT_OF = {'train': 'train', 'eval_train': 'train', 'validation': 'validation', 'test': 'test'}
 
 
-def make_constants(name: str, split_sizes: Dict[str, int], eval_batch_size: int,
-                   num_eval_train_examples: Optional[int] = None) -> spec.WorkloadConstants:
+def make_constants(
+  name: str,
+  split_sizes: Dict[str, int],
+  eval_batch_size: int,
+  num_eval_train_examples: Optional[int] = None,
+) -> spec.WorkloadConstants:
   """Targets and budgets from ``workloads/targets.json``, counts from the dataset."""
   t = targets.workload_targets(name)
   return spec.WorkloadConstants(
-      name=name, target_metric_name=t['target_metric_name'],
-      metric_direction=t['metric_direction'],
-      validation_target_value=t['validation_target_value'],
-      test_target_value=t['test_target_value'],
-      max_allowed_runtime_sec=t['max_allowed_runtime_sec'],
-      eval_period_time_sec=t['eval_period_time_sec'], step_hint=t['step_hint'],
-      num_train_examples=split_sizes['train'],
-      num_eval_train_examples=num_eval_train_examples or split_sizes['validation'],
-      num_validation_examples=split_sizes['validation'],
-      num_test_examples=split_sizes.get('test'), eval_batch_size=eval_batch_size)
+    name=name,
+    target_metric_name=t['target_metric_name'],
+    metric_direction=t['metric_direction'],
+    validation_target_value=t['validation_target_value'],
+    test_target_value=t['test_target_value'],
+    max_allowed_runtime_sec=t['max_allowed_runtime_sec'],
+    eval_period_time_sec=t['eval_period_time_sec'],
+    step_hint=t['step_hint'],
+    num_train_examples=split_sizes['train'],
+    num_eval_train_examples=num_eval_train_examples or split_sizes['validation'],
+    num_validation_examples=split_sizes['validation'],
+    num_test_examples=split_sizes.get('test'),
+    eval_batch_size=eval_batch_size,
+  )
 
 
 def init_params(model, rng, *dummy_inputs):
@@ -92,14 +100,26 @@ class InMemoryWorkload(spec.Workload):
       raise ValueError(f'{self.workload_name} needs a data_dir (--data_dir) for its TFDS data')
     return tfds_data.load_split(self.builder_cls, _SPLIT_OF[split], data_dir)
 
-  def _build_input_queue(self, data_rng, split, data_dir, global_batch_size, cache=None,
-                         repeat_final_dataset=None, num_batches=None):
+  def _build_input_queue(
+    self,
+    data_rng,
+    split,
+    data_dir,
+    global_batch_size,
+    cache=None,
+    repeat_final_dataset=None,
+    num_batches=None,
+  ):
     del cache, repeat_final_dataset
     arrays = self._arrays(split, data_dir)
     if split == 'train':
-      return input_pipeline.TrainBatches(arrays, global_batch_size,
-                                         input_pipeline.seed_from_rng(data_rng), num_batches,
-                                         place=jax_sharding_utils.place_batch)
+      return input_pipeline.TrainBatches(
+        arrays,
+        global_batch_size,
+        input_pipeline.seed_from_rng(data_rng),
+        num_batches,
+        place=jax_sharding_utils.place_batch,
+      )
     return input_pipeline.eval_batches(arrays, global_batch_size)
 
   # ----- Evaluation. -----
@@ -115,16 +135,17 @@ class InMemoryWorkload(spec.Workload):
   def _jitted_eval_batch(self, params, model_state, batch):
     return self._eval_batch(params, model_state, batch)
 
-  def _eval_model_on_split(self, split, num_examples, global_batch_size, params,
-                           model_state, rng, data_dir, global_step=0):
+  def _eval_model_on_split(
+    self, split, num_examples, global_batch_size, params, model_state, rng, data_dir, global_step=0
+  ):
     del global_batch_size, rng, global_step
     key = (split, num_examples, data_dir or self.data_dir)
     if key not in self._eval_cache:  # Padded device batches, built once per split.
       arrays = self._arrays(split, data_dir)
       arrays = {k: arrays[k] for k in self.eval_features}
-      place = (jax_sharding_utils.shard_along_batch_dim if jax.device_count() > 1
-               else jax.device_put)
-      self._eval_cache[key] = [place(b) for b in input_pipeline.eval_batches(
-          arrays, self.eval_batch_size, num_examples)]
+      place = jax_sharding_utils.shard_along_batch_dim if jax.device_count() > 1 else jax.device_put
+      self._eval_cache[key] = [
+        place(b) for b in input_pipeline.eval_batches(arrays, self.eval_batch_size, num_examples)
+      ]
     outputs = [self._jitted_eval_batch(params, model_state, b) for b in self._eval_cache[key]]
     return self._metrics(jax.device_get(outputs))

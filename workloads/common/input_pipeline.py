@@ -38,9 +38,14 @@ class TrainBatches:
     place: applied to each batch before it is returned (e.g. sharding it over devices).
   """
 
-  def __init__(self, arrays: Batch, batch_size: int, seed: int,
-               num_batches: Optional[int] = None,
-               place: Optional[Callable[[Batch], Batch]] = None) -> None:
+  def __init__(
+    self,
+    arrays: Batch,
+    batch_size: int,
+    seed: int,
+    num_batches: Optional[int] = None,
+    place: Optional[Callable[[Batch], Batch]] = None,
+  ) -> None:
     self.arrays = arrays
     self.place = place
     self.n = len(next(iter(arrays.values())))
@@ -71,15 +76,16 @@ class TrainBatches:
     within = self.produced % self.batches_per_epoch
     if within == 0 and self.produced > 0:
       self._order = self._rng.permutation(self.n)
-    index = self._order[within * self.batch_size:(within + 1) * self.batch_size]
+    index = self._order[within * self.batch_size : (within + 1) * self.batch_size]
     batch = {k: v[index] for k, v in self.arrays.items()}
     batch['weights'] = self._weights
     self.produced += 1
     return self.place(batch) if self.place else batch
 
 
-def eval_batches(arrays: Batch, batch_size: int,
-                 num_examples: Optional[int] = None) -> Iterator[Batch]:
+def eval_batches(
+  arrays: Batch, batch_size: int, num_examples: Optional[int] = None
+) -> Iterator[Batch]:
   """Sequential batches of the first ``num_examples``, the last one zero-padded.
 
   Each batch has ``weights`` (1 for a real example, 0 for padding).
@@ -89,8 +95,13 @@ def eval_batches(arrays: Batch, batch_size: int,
   for start in range(0, n, batch_size):
     stop = min(start + batch_size, n)
     pad = batch_size - (stop - start)
-    batch = {k: np.concatenate([v[start:stop], np.zeros((pad,) + v.shape[1:], v.dtype)])
-             if pad else v[start:stop] for k, v in arrays.items()}
+    batch = {
+      k: np.concatenate([v[start:stop], np.zeros((pad,) + v.shape[1:], v.dtype)])
+      if pad
+      else v[start:stop]
+      for k, v in arrays.items()
+    }
     batch['weights'] = np.concatenate(
-        [np.ones((stop - start,), np.float32), np.zeros((pad,), np.float32)])
+      [np.ones((stop - start,), np.float32), np.zeros((pad,), np.float32)]
+    )
     yield batch

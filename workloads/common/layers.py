@@ -25,6 +25,7 @@ class Conv1D(nn.Module):
     kernel_size: taps :math:`k`.
     strides: stride :math:`s`; the output has ``ceil(T / s)`` frames.
   """
+
   features: int
   kernel_size: int = 3
   strides: int = 1
@@ -40,5 +41,5 @@ class Conv1D(nn.Module):
     total_pad = max((frames - 1) * s + k - length, 0)
     x = jnp.pad(x, ((0, 0), (total_pad // 2, total_pad - total_pad // 2), (0, 0)))
     stop = (frames - 1) * s + 1
-    columns = jnp.concatenate([x[:, i:i + stop:s] for i in range(k)], axis=-1)
+    columns = jnp.concatenate([x[:, i : i + stop : s] for i in range(k)], axis=-1)
     return columns @ kernel.reshape(k * channels, self.features) + bias

@@ -14,9 +14,12 @@ import jax.numpy as jnp
 import optax
 
 
-def softmax_cross_entropy(labels: jnp.ndarray, logits: jnp.ndarray,
-                          mask: Optional[jnp.ndarray] = None,
-                          label_smoothing: float = 0.0) -> Dict[str, jnp.ndarray]:
+def softmax_cross_entropy(
+  labels: jnp.ndarray,
+  logits: jnp.ndarray,
+  mask: Optional[jnp.ndarray] = None,
+  label_smoothing: float = 0.0,
+) -> Dict[str, jnp.ndarray]:
   r"""Masked softmax cross-entropy with label smoothing.
 
   .. math::
@@ -36,8 +39,7 @@ def softmax_cross_entropy(labels: jnp.ndarray, logits: jnp.ndarray,
   if mask is None:
     mask = jnp.ones_like(per_example)
   per_example = per_example * mask
-  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(),
-          'per_example': per_example}
+  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(), 'per_example': per_example}
 
 
 def classification_sums(labels, logits, mask) -> Dict[str, jnp.ndarray]:
@@ -47,9 +49,12 @@ def classification_sums(labels, logits, mask) -> Dict[str, jnp.ndarray]:
   return {'loss': loss['summed'], 'errors': wrong.sum(), 'count': mask.sum()}
 
 
-def sigmoid_cross_entropy(labels: jnp.ndarray, logits: jnp.ndarray,
-                          mask: Optional[jnp.ndarray] = None,
-                          label_smoothing: float = 0.0) -> Dict[str, jnp.ndarray]:
+def sigmoid_cross_entropy(
+  labels: jnp.ndarray,
+  logits: jnp.ndarray,
+  mask: Optional[jnp.ndarray] = None,
+  label_smoothing: float = 0.0,
+) -> Dict[str, jnp.ndarray]:
   r"""Masked sigmoid (binary) cross-entropy, summed over labels per example.
 
   .. math::
@@ -74,12 +79,12 @@ def sigmoid_cross_entropy(labels: jnp.ndarray, logits: jnp.ndarray,
   if mask is None:
     mask = jnp.ones_like(per_example)
   per_example = per_example * mask
-  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(),
-          'per_example': per_example}
+  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(), 'per_example': per_example}
 
 
-def mean_absolute_error(targets: jnp.ndarray, predictions: jnp.ndarray,
-                        mask: Optional[jnp.ndarray] = None) -> Dict[str, jnp.ndarray]:
+def mean_absolute_error(
+  targets: jnp.ndarray, predictions: jnp.ndarray, mask: Optional[jnp.ndarray] = None
+) -> Dict[str, jnp.ndarray]:
   r"""Masked L1 loss: the mean absolute error of each example.
 
   .. math::
@@ -98,14 +103,17 @@ def mean_absolute_error(targets: jnp.ndarray, predictions: jnp.ndarray,
   if mask is None:
     mask = jnp.ones_like(per_example)
   per_example = per_example * mask
-  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(),
-          'per_example': per_example}
+  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(), 'per_example': per_example}
 
 
-def ctc_loss_per_label(logits: jnp.ndarray, logit_paddings: jnp.ndarray,
-                       labels: jnp.ndarray, label_paddings: jnp.ndarray,
-                       mask: Optional[jnp.ndarray] = None,
-                       blank_id: int = 0) -> Dict[str, jnp.ndarray]:
+def ctc_loss_per_label(
+  logits: jnp.ndarray,
+  logit_paddings: jnp.ndarray,
+  labels: jnp.ndarray,
+  label_paddings: jnp.ndarray,
+  mask: Optional[jnp.ndarray] = None,
+  blank_id: int = 0,
+) -> Dict[str, jnp.ndarray]:
   r"""Masked CTC loss of each sequence, divided by its label length.
 
   .. math::
@@ -125,13 +133,11 @@ def ctc_loss_per_label(logits: jnp.ndarray, logit_paddings: jnp.ndarray,
   Returns:
     ``{'summed', 'n_valid_examples', 'per_example'}``, ``per_example`` of shape ``[B]``.
   """
-  per_sequence = optax.ctc_loss(logits, logit_paddings, labels, label_paddings,
-                                blank_id=blank_id)
+  per_sequence = optax.ctc_loss(logits, logit_paddings, labels, label_paddings, blank_id=blank_id)
   lengths = jnp.maximum(jnp.sum(1.0 - label_paddings, axis=-1), 1.0)
   per_example = per_sequence / lengths
   if mask is None:
     mask = jnp.ones_like(per_example)
   # where, not a product: a padded example may have an infeasible (huge) loss.
   per_example = jnp.where(mask > 0, per_example, 0.0) * mask
-  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(),
-          'per_example': per_example}
+  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(), 'per_example': per_example}

@@ -11,8 +11,14 @@ from typing import Sequence
 import jax.numpy as jnp
 
 
-def ssim_1d(predictions: jnp.ndarray, targets: jnp.ndarray, data_range: jnp.ndarray,
-            window: int = 7, k1: float = 0.01, k2: float = 0.03) -> jnp.ndarray:
+def ssim_1d(
+  predictions: jnp.ndarray,
+  targets: jnp.ndarray,
+  data_range: jnp.ndarray,
+  window: int = 7,
+  k1: float = 0.01,
+  k2: float = 0.03,
+) -> jnp.ndarray:
   r"""Structural similarity of 1-D signals, averaged over windows (one value per example).
 
   For every window of ``window`` consecutive samples (uniform weights, valid
@@ -50,12 +56,14 @@ def ssim_1d(predictions: jnp.ndarray, targets: jnp.ndarray, data_range: jnp.ndar
   data_range = jnp.reshape(jnp.asarray(data_range, x.dtype), (-1, 1))
   c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
   ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
-      (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
+    (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+  )
   return ssim_map.mean(-1)
 
 
-def ctc_greedy_decode(logits: jnp.ndarray, logit_paddings: jnp.ndarray,
-                      blank_id: int = 0, fill: int = -1) -> jnp.ndarray:
+def ctc_greedy_decode(
+  logits: jnp.ndarray, logit_paddings: jnp.ndarray, blank_id: int = 0, fill: int = -1
+) -> jnp.ndarray:
   """Best-path CTC decoding with fixed shapes: argmax per frame, merge repeats, drop blanks.
 
   Args:

@@ -17,8 +17,7 @@ SIGNAL_LENGTH = 40  # The package's final_seq_length.
 NUM_DIGITS = 10
 
 
-def digit_signals(num_samples: int, seed: int, noise: bool = True
-                  ) -> Tuple[np.ndarray, np.ndarray]:
+def digit_signals(num_samples: int, seed: int, noise: bool = True) -> Tuple[np.ndarray, np.ndarray]:
   """``num_samples`` MNIST-1D signals and their digits, in the package's shuffled order.
 
   Args:
@@ -33,6 +32,7 @@ def digit_signals(num_samples: int, seed: int, noise: bool = True
     signals standardised over the whole draw (mean 0, std 1), as the package does.
   """
   from mnist1d.data import get_dataset_args, make_dataset
+
   args = get_dataset_args()
   args.num_samples = -(-num_samples // NUM_DIGITS) * NUM_DIGITS
   args.train_split = 1.0
@@ -45,5 +45,4 @@ def digit_signals(num_samples: int, seed: int, noise: bool = True
     data = make_dataset(args)
   finally:
     np.random.set_state(state)
-  return (data['x'][:num_samples].astype(np.float32),
-          data['y'][:num_samples].astype(np.int64))
+  return (data['x'][:num_samples].astype(np.float32), data['y'][:num_samples].astype(np.int64))

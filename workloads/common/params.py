@@ -19,13 +19,18 @@ def param_types(params):
   ``scale``/``bias`` under a ``*Norm*`` module the matching norm type, and
   ``embedding`` an embedding.
   """
+
   def leaf_type(path, _):
     names = [str(getattr(p, 'key', p)) for p in path]
     leaf, parent = names[-1], '/'.join(names[:-1]).lower()
     is_batch_norm = 'batchnorm' in parent or 'batch_norm' in parent
     is_layer_norm = 'layernorm' in parent or 'layer_norm' in parent
     if leaf == 'scale':
-      return spec.ParameterType.BATCH_NORM_SCALE if is_batch_norm else spec.ParameterType.LAYER_NORM_SCALE
+      return (
+        spec.ParameterType.BATCH_NORM_SCALE
+        if is_batch_norm
+        else spec.ParameterType.LAYER_NORM_SCALE
+      )
     if leaf == 'bias':
       if is_batch_norm:
         return spec.ParameterType.BATCH_NORM_BIAS
@@ -35,4 +40,5 @@ def param_types(params):
     if leaf == 'kernel' and 'conv' in parent:
       return spec.ParameterType.CONV_WEIGHT
     return spec.ParameterType.WEIGHT
+
   return jax.tree_util.tree_map_with_path(leaf_type, params)

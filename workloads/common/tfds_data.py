@@ -29,8 +29,9 @@ class DatasetMissingError(FileNotFoundError):
   """The dataset is not prepared under ``data_dir`` and cannot be generated there."""
 
 
-def load_split(builder_cls: Type, split: str, data_dir: str,
-               generate: bool = True) -> Dict[str, np.ndarray]:
+def load_split(
+  builder_cls: Type, split: str, data_dir: str, generate: bool = True
+) -> Dict[str, np.ndarray]:
   """All examples of ``split`` as a dict of numpy arrays (cached per process).
 
   Args:
@@ -43,6 +44,7 @@ def load_split(builder_cls: Type, split: str, data_dir: str,
     ``{feature_name: array}`` with the examples in the builder's stored order.
   """
   import tensorflow_datasets as tfds  # Heavy: only when data is needed.
+
   tfds.display_progress_bar(False)
   data_dir = os.path.abspath(os.path.expanduser(data_dir))
   key = (builder_cls.__name__, split, data_dir)
@@ -53,7 +55,8 @@ def load_split(builder_cls: Type, split: str, data_dir: str,
     if not builder.is_prepared():
       if not generate:
         raise DatasetMissingError(
-            f'dataset {builder.name} is not prepared under --data_dir={data_dir}')
+          f'dataset {builder.name} is not prepared under --data_dir={data_dir}'
+        )
       builder.download_and_prepare()
     dataset = builder.as_dataset(split=split, batch_size=-1, shuffle_files=False)
     arrays = {k: np.asarray(v) for k, v in tfds.as_numpy(dataset).items()}
@@ -63,9 +66,10 @@ def load_split(builder_cls: Type, split: str, data_dir: str,
     expected = getattr(builder_cls, 'FINGERPRINTS', {}).get(split)
     if expected is not None and fingerprint(arrays) != expected:
       raise DatasetMismatchError(
-          f'dataset {builder.name} split {split} under {data_dir} does not match its '
-          f'fingerprint (got {fingerprint(arrays)[:12]}, expected {expected[:12]}); '
-          'delete it to regenerate')
+        f'dataset {builder.name} split {split} under {data_dir} does not match its '
+        f'fingerprint (got {fingerprint(arrays)[:12]}, expected {expected[:12]}); '
+        'delete it to regenerate'
+      )
     _CACHE[key] = arrays
     return arrays
 

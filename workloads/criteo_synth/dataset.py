@@ -44,24 +44,25 @@ DENSE_SCALE = 0.25  # beta: categorical x dense interactions.
 def _ground_truth(rng: np.random.Generator) -> dict:
   """The parameters of the logistic model (drawn first from the seed)."""
   return {
-      'value_bias': [rng.normal(0.0, 0.5, size=v) for v in VOCAB_SIZES],
-      'latent': [rng.normal(0.0, 1.0, size=(v, LATENT_DIM)) for v in VOCAB_SIZES],
-      'dense_weight': rng.normal(0.0, 0.3, size=NUM_DENSE),
-      'dense_projection': rng.normal(0.0, 1.0 / np.sqrt(NUM_DENSE), size=(LATENT_DIM, NUM_DENSE)),
-      'value_popularity': [rng.permutation(v) for v in VOCAB_SIZES],
-      'count_log_mean': rng.uniform(0.0, 3.0, size=NUM_DENSE),
+    'value_bias': [rng.normal(0.0, 0.5, size=v) for v in VOCAB_SIZES],
+    'latent': [rng.normal(0.0, 1.0, size=(v, LATENT_DIM)) for v in VOCAB_SIZES],
+    'dense_weight': rng.normal(0.0, 0.3, size=NUM_DENSE),
+    'dense_projection': rng.normal(0.0, 1.0 / np.sqrt(NUM_DENSE), size=(LATENT_DIM, NUM_DENSE)),
+    'value_popularity': [rng.permutation(v) for v in VOCAB_SIZES],
+    'count_log_mean': rng.uniform(0.0, 3.0, size=NUM_DENSE),
   }
 
 
 def click_logit(truth: dict, dense: np.ndarray, categorical: np.ndarray) -> np.ndarray:
   """The true logit of each example (``dense`` as stored: ``log(1 + count)``)."""
   z = (dense - dense.mean(0)) / dense.std(0)  # Batch statistics: near the population's.
-  latents = np.stack([truth['latent'][f][categorical[:, f]]
-                      for f in range(NUM_CATEGORICAL)], axis=1)  # [N, F, k]
+  latents = np.stack(
+    [truth['latent'][f][categorical[:, f]] for f in range(NUM_CATEGORICAL)], axis=1
+  )  # [N, F, k]
   logit = BIAS + sum(truth['value_bias'][f][categorical[:, f]] for f in range(NUM_CATEGORICAL))
   logit = logit + z @ truth['dense_weight']
   total = latents.sum(1)
-  pairs = 0.5 * (np.sum(total ** 2, -1) - np.sum(latents ** 2, axis=(1, 2)))
+  pairs = 0.5 * (np.sum(total**2, -1) - np.sum(latents**2, axis=(1, 2)))
   dense_latent = z @ truth['dense_projection'].T  # [N, k]
   return logit + PAIR_SCALE * pairs / LATENT_DIM + DENSE_SCALE * np.sum(total * dense_latent, -1)
 
@@ -84,9 +85,12 @@ def generate_arrays(seed: int = SEED) -> dict:
   splits, start = {}, 0
   for split, size in SPLIT_SIZES.items():
     part = slice(start, start + size)
-    splits[split] = {'inputs': dense[part], 'categorical': categorical[part],
-                     'targets': clicks[part],
-                     'click_probability': probability[part].astype(np.float32)}
+    splits[split] = {
+      'inputs': dense[part],
+      'categorical': categorical[part],
+      'targets': clicks[part],
+      'click_probability': probability[part].astype(np.float32),
+    }
     start += size
   return splits
 
@@ -104,17 +108,17 @@ class CriteoSynth(ArrayBuilder):
   RELEASE_NOTES = {'1.0.0': 'Factorisation-machine ground truth, seed 0, 40k/5k/5k.'}
   # workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
-      'train': 'acf60ca1322448cc0d1a1302dbb75ee4456486689e5279292a1c741777c65a01',
-      'validation': 'b5c656ff9fa15c0a59e64823030584d9c687cc481a39de5689554ebedbfd119e',
-      'test': '06642d6d2f38115bc3448201ba688148dabff958f37dac7e556adf34f4604ce4',
+    'train': 'acf60ca1322448cc0d1a1302dbb75ee4456486689e5279292a1c741777c65a01',
+    'validation': 'b5c656ff9fa15c0a59e64823030584d9c687cc481a39de5689554ebedbfd119e',
+    'test': '06642d6d2f38115bc3448201ba688148dabff958f37dac7e556adf34f4604ce4',
   }
 
   def features(self):
     return {
-        'inputs': tfds.features.Tensor(shape=(NUM_DENSE,), dtype=np.float32),
-        'categorical': tfds.features.Tensor(shape=(NUM_CATEGORICAL,), dtype=np.int32),
-        'targets': tfds.features.Tensor(shape=(), dtype=np.float32),
-        'click_probability': tfds.features.Tensor(shape=(), dtype=np.float32),
+      'inputs': tfds.features.Tensor(shape=(NUM_DENSE,), dtype=np.float32),
+      'categorical': tfds.features.Tensor(shape=(NUM_CATEGORICAL,), dtype=np.int32),
+      'targets': tfds.features.Tensor(shape=(), dtype=np.float32),
+      'click_probability': tfds.features.Tensor(shape=(), dtype=np.float32),
     }
 
   def generate(self):

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 class _Mlp(nn.Module):
   """Dense layers with an activation (and optional layer norm) after each but the last."""
+
   widths: Sequence[int]
   activation: str
   layer_norm: bool
@@ -42,6 +43,7 @@ class SmallDlrm(nn.Module):
     Naumov et al., Deep Learning Recommendation Model for Personalization and
     Recommendation Systems, 2019, https://arxiv.org/abs/1906.00091
   """
+
   vocab_sizes: Sequence[int]
   embed_dim: int = 8
   bottom_widths: Sequence[int] = (32,)
@@ -53,15 +55,25 @@ class SmallDlrm(nn.Module):
   def __call__(self, dense, categorical, train: bool = False):
     del train  # No dropout or batch norm.
     offsets = jnp.asarray([0] + list(self.vocab_sizes[:-1])).cumsum()
-    table = nn.Embed(sum(self.vocab_sizes), self.embed_dim, name='Embed_0',
-                     embedding_init=nn.initializers.normal(1.0 / self.embed_dim ** 0.5))
+    table = nn.Embed(
+      sum(self.vocab_sizes),
+      self.embed_dim,
+      name='Embed_0',
+      embedding_init=nn.initializers.normal(1.0 / self.embed_dim**0.5),
+    )
     embedded = table(categorical + offsets)  # [B, F, E]
-    bottom = _Mlp(tuple(self.bottom_widths) + (self.embed_dim,), self.activation,
-                  self.layer_norm, final_activation=True, name='Bottom')(dense)
+    bottom = _Mlp(
+      tuple(self.bottom_widths) + (self.embed_dim,),
+      self.activation,
+      self.layer_norm,
+      final_activation=True,
+      name='Bottom',
+    )(dense)
     vectors = jnp.concatenate([bottom[:, None, :], embedded], axis=1)  # [B, F+1, E]
     dots = jnp.einsum('bae,bce->bac', vectors, vectors)
     upper_a, upper_c = jnp.triu_indices(vectors.shape[1], k=1)
     features = jnp.concatenate([bottom, dots[:, upper_a, upper_c]], axis=-1)
-    top = _Mlp(tuple(self.top_widths), self.activation, self.layer_norm,
-               final_activation=True, name='Top')(features)
+    top = _Mlp(
+      tuple(self.top_widths), self.activation, self.layer_norm, final_activation=True, name='Top'
+    )(features)
     return nn.Dense(1, name='Dense_out')(top)

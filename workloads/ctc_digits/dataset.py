@@ -22,7 +22,6 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from workloads.common.array_builder import ArrayBuilder
-
 from workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
 
 SEED = 2
@@ -54,7 +53,7 @@ def generate_arrays(seed: int = SEED) -> Dict[str, Dict[str, np.ndarray]]:
       position = 0
       for j in range(counts[i]):
         position += gaps[i, j]
-        inputs[i, position:position + SIGNAL_LENGTH] = pool_signals[choices[i, j]]
+        inputs[i, position : position + SIGNAL_LENGTH] = pool_signals[choices[i, j]]
         targets[i, j] = pool_digits[choices[i, j]]
         position += SIGNAL_LENGTH
       paddings[i, :position] = 0.0
@@ -66,22 +65,24 @@ class CtcDigits(ArrayBuilder):
   """2-4 concatenated MNIST-1D digit signals and their digit sequence."""
 
   VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'mnist1d digits (with noise), seed 2; 2-4 digits, gaps 0-4; '
-                            '8k/1k/1k sequences from 10k/2k/2k digit pools.'}
+  RELEASE_NOTES = {
+    '1.0.0': 'mnist1d digits (with noise), seed 2; 2-4 digits, gaps 0-4; '
+    '8k/1k/1k sequences from 10k/2k/2k digit pools.'
+  }
   # workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
-      'train': '0e29a850aed1f341530fa9bba6737a5b827c7d22434a1122b2ef35b3c8707397',
-      'validation': '9e5eca2ed63704557dee589f079a55ce7e80c0aff1336762e7339813254fdecb',
-      'test': '10dc6b859604f5f7c6b956044940cba1da2c9b9ea26b790a974784e1c123c3bc',
+    'train': '0e29a850aed1f341530fa9bba6737a5b827c7d22434a1122b2ef35b3c8707397',
+    'validation': '9e5eca2ed63704557dee589f079a55ce7e80c0aff1336762e7339813254fdecb',
+    'test': '10dc6b859604f5f7c6b956044940cba1da2c9b9ea26b790a974784e1c123c3bc',
   }
 
   HOMEPAGE = 'https://github.com/greydanus/mnist1d'
 
   def features(self):
     return {
-        'inputs': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
-        'input_paddings': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
-        'targets': tfds.features.Tensor(shape=(MAX_DIGITS,), dtype=np.int64),
+      'inputs': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
+      'input_paddings': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
+      'targets': tfds.features.Tensor(shape=(MAX_DIGITS,), dtype=np.int64),
     }
 
   def generate(self):

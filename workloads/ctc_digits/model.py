@@ -26,14 +26,20 @@ class CtcDigitsModel(nn.Module):
     hidden: GRU units per direction.
     activation: a ``flax.linen`` activation name.
   """
+
   num_classes: int = 11
   channels: Tuple[int, int] = (32, 64)
   hidden: int = 32
   activation: str = 'relu'
 
   @nn.compact
-  def __call__(self, signal: jnp.ndarray, paddings: jnp.ndarray, train: bool = False,
-               dropout_rate: Optional[float] = None):
+  def __call__(
+    self,
+    signal: jnp.ndarray,
+    paddings: jnp.ndarray,
+    train: bool = False,
+    dropout_rate: Optional[float] = None,
+  ):
     act = getattr(nn, self.activation)
     x = signal[..., None]
     x = act(Conv1D(self.channels[0], kernel_size=8, strides=4, name='Conv_0')(x))
@@ -42,9 +48,11 @@ class CtcDigitsModel(nn.Module):
     x = x * (1.0 - frame_paddings)[..., None]
     x = nn.LayerNorm(name='LayerNorm_0')(x)
     lengths = jnp.sum(1.0 - frame_paddings, axis=-1).astype(jnp.int32)
-    x = nn.Bidirectional(nn.RNN(nn.GRUCell(self.hidden), name='GRU_forward'),
-                         nn.RNN(nn.GRUCell(self.hidden), name='GRU_backward'),
-                         name='BiGRU')(x, seq_lengths=lengths)
+    x = nn.Bidirectional(
+      nn.RNN(nn.GRUCell(self.hidden), name='GRU_forward'),
+      nn.RNN(nn.GRUCell(self.hidden), name='GRU_backward'),
+      name='BiGRU',
+    )(x, seq_lengths=lengths)
     x = nn.Dropout(dropout_rate or 0.0, deterministic=not train)(x)
     logits = nn.Dense(self.num_classes, name='Dense_out')(x)
     return logits, frame_paddings

@@ -46,9 +46,12 @@ class CtcDigitsWorkload(InMemoryWorkload):
   def __init__(self, data_dir: Optional[str] = None) -> None:
     super().__init__(data_dir)
     self.constants = make_constants(self.name, dataset.SPLIT_SIZES, eval_batch_size=1000)
-    self._model = CtcDigitsModel(num_classes=dataset.NUM_DIGITS + 1,
-                                 channels=self.channels, hidden=self.hidden,
-                                 activation=self.activation)
+    self._model = CtcDigitsModel(
+      num_classes=dataset.NUM_DIGITS + 1,
+      channels=self.channels,
+      hidden=self.hidden,
+      activation=self.activation,
+    )
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # Dropout comes through model_fn.
@@ -57,16 +60,30 @@ class CtcDigitsWorkload(InMemoryWorkload):
     self._set_param_info(params)
     return params, None
 
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,
-               mode, rng, update_batch_norm, use_running_average_bn=None,
-               dropout_rate=None):
+  def model_fn(
+    self,
+    params,
+    augmented_and_preprocessed_input_batch,
+    model_state,
+    mode,
+    rng,
+    update_batch_norm,
+    use_running_average_bn=None,
+    dropout_rate=None,
+  ):
     """Returns ``((logits [B, T', 11], logit_paddings [B, T']), model_state)``."""
     del update_batch_norm, use_running_average_bn
     train = mode == spec.ForwardPassMode.TRAIN
     batch = augmented_and_preprocessed_input_batch
     rngs = {'dropout': rng} if train and dropout_rate else None
-    outputs = self._model.apply({'params': params}, batch['inputs'], batch['input_paddings'],
-                                train=train, dropout_rate=dropout_rate, rngs=rngs)
+    outputs = self._model.apply(
+      {'params': params},
+      batch['inputs'],
+      batch['input_paddings'],
+      train=train,
+      dropout_rate=dropout_rate,
+      rngs=rngs,
+    )
     return outputs, model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):
@@ -74,19 +91,26 @@ class CtcDigitsWorkload(InMemoryWorkload):
     del label_smoothing  # Not defined for CTC.
     logits, logit_paddings = logits_batch
     labels, label_paddings = label_ids_and_paddings(label_batch)
-    return losses.ctc_loss_per_label(logits, logit_paddings, labels, label_paddings,
-                                     mask_batch, blank_id=BLANK_ID)
+    return losses.ctc_loss_per_label(
+      logits, logit_paddings, labels, label_paddings, mask_batch, blank_id=BLANK_ID
+    )
 
   def _eval_batch(self, params, model_state, batch):
-    logits_batch, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL,
-                                    None, update_batch_norm=False)
+    logits_batch, _ = self.model_fn(
+      params, batch, model_state, spec.ForwardPassMode.EVAL, None, update_batch_norm=False
+    )
     weights = batch['weights']
     loss = self.loss_fn(batch['targets'], logits_batch, weights)
     decoded = metrics.ctc_greedy_decode(*logits_batch, blank_id=BLANK_ID, fill=-1)
     # Decoded label ids back to digits (PAD_ID after the decoded ones).
     decoded = jnp.where(decoded >= 0, decoded - 1, dataset.PAD_ID)
-    return {'loss': loss['summed'], 'count': weights.sum(), 'decoded': decoded,
-            'targets': batch['targets'], 'weights': weights}
+    return {
+      'loss': loss['summed'],
+      'count': weights.sum(),
+      'decoded': decoded,
+      'targets': batch['targets'],
+      'weights': weights,
+    }
 
   def _metrics(self, outputs):
     loss = sum(float(o['loss']) for o in outputs)
@@ -103,5 +127,6 @@ class CtcDigitsWorkload(InMemoryWorkload):
 
 class CtcDigitsGeluWorkload(CtcDigitsWorkload):
   """Variant: GELU instead of ReLU activations (its own target)."""
+
   name = 'ctc_digits_gelu'
   activation = 'gelu'

@@ -23,7 +23,6 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from workloads.common.array_builder import ArrayBuilder
-
 from workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
 
 SEED = 1
@@ -42,11 +41,14 @@ def generate_arrays(seed: int = SEED) -> Dict[str, Dict[str, np.ndarray]]:
   keep[:, :CENTER_FREQUENCIES] = True
   zero_filled = np.fft.irfft(kspace * keep, n=SIGNAL_LENGTH, axis=-1)
   corrupted = zero_filled + NOISE_STD * rng.standard_normal(clean.shape)
-  arrays = {'inputs': corrupted.astype(np.float32), 'targets': clean,
-            'data_range': (clean.max(-1) - clean.min(-1)).astype(np.float32)}
+  arrays = {
+    'inputs': corrupted.astype(np.float32),
+    'targets': clean,
+    'data_range': (clean.max(-1) - clean.min(-1)).astype(np.float32),
+  }
   splits, start = {}, 0
   for split, size in SPLIT_SIZES.items():
-    splits[split] = {k: v[start:start + size] for k, v in arrays.items()}
+    splits[split] = {k: v[start : start + size] for k, v in arrays.items()}
     start += size
   return splits
 
@@ -55,21 +57,26 @@ class Fastmri1d(ArrayBuilder):
   """Undersampled-and-noisy 40-sample MNIST-1D signals and their clean originals."""
 
   VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Clean mnist1d digits, seed 1; 4 centre + 25% other '
-                            'frequencies kept, noise std 0.1; 8k/1k/1k.'}
+  RELEASE_NOTES = {
+    '1.0.0': 'Clean mnist1d digits, seed 1; 4 centre + 25% other '
+    'frequencies kept, noise std 0.1; 8k/1k/1k.'
+  }
   # workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
-      'train': '29cbb397b3c40f753ca1b19556627f85f824071c896da61d8f4319bf10519a73',
-      'validation': 'cfdf37aa3c1eb94abc54a02204414e1bdf2e6a385982f1fe0130ced78c12feb5',
-      'test': 'ee10e0596e46854dac1b2a50aa7484ad0fb209965bc0ab415e2213cc0d2f02f0',
+    'train': '29cbb397b3c40f753ca1b19556627f85f824071c896da61d8f4319bf10519a73',
+    'validation': 'cfdf37aa3c1eb94abc54a02204414e1bdf2e6a385982f1fe0130ced78c12feb5',
+    'test': 'ee10e0596e46854dac1b2a50aa7484ad0fb209965bc0ab415e2213cc0d2f02f0',
   }
 
   HOMEPAGE = 'https://github.com/greydanus/mnist1d'
 
   def features(self):
     signal = tfds.features.Tensor(shape=(SIGNAL_LENGTH,), dtype=np.float32)
-    return {'inputs': signal, 'targets': signal,
-            'data_range': tfds.features.Scalar(dtype=np.float32)}
+    return {
+      'inputs': signal,
+      'targets': signal,
+      'data_range': tfds.features.Scalar(dtype=np.float32),
+    }
 
   def generate(self):
     return generate_arrays()

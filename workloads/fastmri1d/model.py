@@ -20,15 +20,16 @@ import jax.numpy as jnp
 from workloads.common.layers import Conv1D
 
 _ACTIVATIONS = {
-    'leaky_relu': lambda x: nn.leaky_relu(x, negative_slope=0.2),
-    'tanh': nn.tanh,
-    'relu': nn.relu,
-    'gelu': nn.gelu,
+  'leaky_relu': lambda x: nn.leaky_relu(x, negative_slope=0.2),
+  'tanh': nn.tanh,
+  'relu': nn.relu,
+  'gelu': nn.gelu,
 }
 
 
 class ConvBlock(nn.Module):
   """Two (conv 3 -> optional instance norm -> activation -> dropout) layers."""
+
   features: int
   activation: str
   instance_norm: bool
@@ -55,17 +56,20 @@ class UNet1D(nn.Module):
     instance_norm: instance-normalise after every convolution.
     residual: add the input to the output (the network predicts a correction).
   """
+
   channels: tuple = (16, 32, 64)
   activation: str = 'leaky_relu'
   instance_norm: bool = False
   residual: bool = True
 
   @nn.compact
-  def __call__(self, signal: jnp.ndarray, train: bool = False,
-               dropout_rate: Optional[float] = None) -> jnp.ndarray:
+  def __call__(
+    self, signal: jnp.ndarray, train: bool = False, dropout_rate: Optional[float] = None
+  ) -> jnp.ndarray:
     rate = dropout_rate or 0.0
-    block = lambda width, name: ConvBlock(width, self.activation, self.instance_norm,
-                                          rate, name=name)
+    block = lambda width, name: ConvBlock(
+      width, self.activation, self.instance_norm, rate, name=name
+    )
     x = signal[..., None]
     skips = []
     for level, width in enumerate(self.channels[:-1]):

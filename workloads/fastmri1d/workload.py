@@ -40,15 +40,27 @@ class Fastmri1dWorkload(InMemoryWorkload):
     self._set_param_info(params)
     return params, None
 
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,
-               mode, rng, update_batch_norm, use_running_average_bn=None,
-               dropout_rate=None):
+  def model_fn(
+    self,
+    params,
+    augmented_and_preprocessed_input_batch,
+    model_state,
+    mode,
+    rng,
+    update_batch_norm,
+    use_running_average_bn=None,
+    dropout_rate=None,
+  ):
     del update_batch_norm, use_running_average_bn
     train = mode == spec.ForwardPassMode.TRAIN
     rngs = {'dropout': rng} if train and dropout_rate else None
-    outputs = self._model.apply({'params': params},
-                                augmented_and_preprocessed_input_batch['inputs'],
-                                train=train, dropout_rate=dropout_rate, rngs=rngs)
+    outputs = self._model.apply(
+      {'params': params},
+      augmented_and_preprocessed_input_batch['inputs'],
+      train=train,
+      dropout_rate=dropout_rate,
+      rngs=rngs,
+    )
     return outputs, model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):
@@ -56,8 +68,9 @@ class Fastmri1dWorkload(InMemoryWorkload):
     return losses.mean_absolute_error(label_batch, logits_batch, mask_batch)
 
   def _eval_batch(self, params, model_state, batch):
-    outputs, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL,
-                               None, update_batch_norm=False)
+    outputs, _ = self.model_fn(
+      params, batch, model_state, spec.ForwardPassMode.EVAL, None, update_batch_norm=False
+    )
     weights = batch['weights']
     loss = losses.mean_absolute_error(batch['targets'], outputs, weights)
     # Padding rows are all zero (data range 0): keep SSIM finite there, then mask it.
@@ -72,5 +85,6 @@ class Fastmri1dWorkload(InMemoryWorkload):
 
 class Fastmri1dTanhWorkload(Fastmri1dWorkload):
   """Variant: tanh instead of leaky ReLU activations (as AlgoPerf's ``fastmri_tanh``)."""
+
   name = 'fastmri1d_tanh'
   activation = 'tanh'

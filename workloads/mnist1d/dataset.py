@@ -23,6 +23,7 @@ NUM_CLASSES = 10
 def generate_arrays(seed: int = SEED) -> dict:
   """All splits as numpy arrays: ``{split: (inputs float32 [N,40], labels int64 [N])}``."""
   from mnist1d.data import get_dataset_args, make_dataset
+
   args = get_dataset_args()
   args.num_samples = sum(SPLIT_SIZES.values())
   args.train_split = 1.0
@@ -36,7 +37,7 @@ def generate_arrays(seed: int = SEED) -> dict:
   inputs, labels = data['x'].astype(np.float32), data['y'].astype(np.int64)
   splits, start = {}, 0
   for split, size in SPLIT_SIZES.items():
-    splits[split] = (inputs[start:start + size], labels[start:start + size])
+    splits[split] = (inputs[start : start + size], labels[start : start + size])
     start += size
   return splits
 
@@ -49,17 +50,17 @@ class Mnist1d(ArrayBuilder):
   SPLIT_SIZES = SPLIT_SIZES
   # workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
-      'train': 'd0ebf2eee74102c4af8c728d4f08a132f76e3621fb202e032473e5102038211b',
-      'validation': '91ed809b61331b6798038822023758810aa943999d0ebb5f5e9e3692098fa4bf',
-      'test': 'fa1a9554c692925b881acf9389ca5058e7a2397d652420862749a5b243704a9d',
+    'train': 'd0ebf2eee74102c4af8c728d4f08a132f76e3621fb202e032473e5102038211b',
+    'validation': '91ed809b61331b6798038822023758810aa943999d0ebb5f5e9e3692098fa4bf',
+    'test': 'fa1a9554c692925b881acf9389ca5058e7a2397d652420862749a5b243704a9d',
   }
 
   HOMEPAGE = 'https://github.com/greydanus/mnist1d'
 
   def features(self):
     return {
-        'inputs': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
-        'targets': tfds.features.ClassLabel(num_classes=NUM_CLASSES),
+      'inputs': tfds.features.Tensor(shape=(SEQUENCE_LENGTH,), dtype=np.float32),
+      'targets': tfds.features.ClassLabel(num_classes=NUM_CLASSES),
     }
 
   def generate(self):

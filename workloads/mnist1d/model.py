@@ -11,6 +11,7 @@ class Conv1DNet(nn.Module):
 
   Input ``[B, 40]`` -> ``[B, num_classes]`` logits.
   """
+
   num_classes: int = 10
   channels: tuple = (32, 64, 64)
   hidden: int = 128
@@ -22,8 +23,7 @@ class Conv1DNet(nn.Module):
     act = getattr(nn, self.activation)
     x = x[..., None]
     for i, width in enumerate(self.channels):
-      x = act(nn.Conv(width, kernel_size=(5,), strides=(1 if i == 0 else 2,),
-                      name=f'Conv_{i}')(x))
+      x = act(nn.Conv(width, kernel_size=(5,), strides=(1 if i == 0 else 2,), name=f'Conv_{i}')(x))
     x = x.reshape((x.shape[0], -1))
     x = act(nn.Dense(self.hidden, name='Dense_0')(x))
     return nn.Dense(self.num_classes, name='Dense_out')(x)

@@ -80,8 +80,9 @@ class _CorruptedMnist1d(dataset.Mnist1d, skip_registration=True):
   def __init_subclass__(cls, **kwargs):
     super().__init_subclass__(**kwargs)
     if 'PARAMETERS' in cls.__dict__:
-      cls.RELEASE_NOTES = {'1.0.0': f'mnist1d 1.0.0, training split: {cls.corrupt.__name__} '
-                                    f'{cls.PARAMETERS}.'}
+      cls.RELEASE_NOTES = {
+        '1.0.0': f'mnist1d 1.0.0, training split: {cls.corrupt.__name__} {cls.PARAMETERS}.'
+      }
       cls.FINGERPRINTS = {**dataset.Mnist1d.FINGERPRINTS, 'train': cls.TRAIN_FINGERPRINT}
 
   def generate(self) -> Dict[str, Dict[str, np.ndarray]]:
@@ -92,6 +93,7 @@ class _CorruptedMnist1d(dataset.Mnist1d, skip_registration=True):
 
 class Mnist1dLabelNoise(_CorruptedMnist1d):
   """MNIST-1D, 30% of the training labels replaced by a different random class."""
+
   corrupt, PARAMETERS = staticmethod(label_noise), LABEL_NOISE
   SPLIT_SIZES = dataset.SPLIT_SIZES
   TRAIN_FINGERPRINT = '26f994233e1def3f4080d04f08609c702d00cbaeb9b94405631bac0680cf1997'
@@ -99,6 +101,7 @@ class Mnist1dLabelNoise(_CorruptedMnist1d):
 
 class Mnist1dImbalanced(_CorruptedMnist1d):
   """MNIST-1D with a long-tailed training set (20:1 between the first and last class)."""
+
   corrupt, PARAMETERS = staticmethod(class_imbalance), CLASS_IMBALANCE
   SPLIT_SIZES = {**dataset.SPLIT_SIZES, 'train': int(class_counts(**CLASS_IMBALANCE).sum())}
   TRAIN_FINGERPRINT = 'ef73f7f9728a032d72ce32ddec0853e2c84fbaf4a5047f6026539658f64659b8'
@@ -106,7 +109,10 @@ class Mnist1dImbalanced(_CorruptedMnist1d):
 
 class Mnist1dDuplicates(_CorruptedMnist1d):
   """MNIST-1D whose 10k training examples are 5 jittered copies of 2k unique ones."""
+
   corrupt, PARAMETERS = staticmethod(near_duplicates), NEAR_DUPLICATES
-  SPLIT_SIZES = {**dataset.SPLIT_SIZES,
-                 'train': NEAR_DUPLICATES['unique'] * NEAR_DUPLICATES['copies']}
+  SPLIT_SIZES = {
+    **dataset.SPLIT_SIZES,
+    'train': NEAR_DUPLICATES['unique'] * NEAR_DUPLICATES['copies'],
+  }
   TRAIN_FINGERPRINT = '93be992afcb98db5825255795eb3ab79aeb844c4aa0bcb83cb72f0b2fc3de90d'

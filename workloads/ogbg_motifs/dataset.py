@@ -29,20 +29,19 @@ NUM_NODE_TYPES = 4
 NUM_FEATURES = NUM_NODE_TYPES + 2
 EDGE_PROB_RANGE = (0.08, 0.28)
 LABEL_NAMES = (
-    'triangle',               # three mutually adjacent nodes
-    'three_triangles',        # at least three triangles
-    'four_cycle',             # two nodes with >= 2 common neighbours
-    'diamond',                # two triangles sharing an edge
-    'connected',              # every real node reaches every other
-    'type0_type1_distance_3', # a type-0 and a type-1 node 3 edges apart (shortest path)
-    'rainbow_triangle',       # a triangle whose nodes have three different types
-    'type1_two_type2_nbrs',   # a type-1 node with >= 2 type-2 neighbours
+  'triangle',  # three mutually adjacent nodes
+  'three_triangles',  # at least three triangles
+  'four_cycle',  # two nodes with >= 2 common neighbours
+  'diamond',  # two triangles sharing an edge
+  'connected',  # every real node reaches every other
+  'type0_type1_distance_3',  # a type-0 and a type-1 node 3 edges apart (shortest path)
+  'rainbow_triangle',  # a triangle whose nodes have three different types
+  'type1_two_type2_nbrs',  # a type-1 node with >= 2 type-2 neighbours
 )
 NUM_LABELS = len(LABEL_NAMES)
 
 
-def motif_labels(adjacency: np.ndarray, node_type: np.ndarray,
-                 node_mask: np.ndarray) -> np.ndarray:
+def motif_labels(adjacency: np.ndarray, node_type: np.ndarray, node_mask: np.ndarray) -> np.ndarray:
   """The motif indicators of a batch of padded graphs.
 
   Args:
@@ -79,14 +78,14 @@ def motif_labels(adjacency: np.ndarray, node_type: np.ndarray,
     neither_is_t = ~(node_type == t)[:, :, None] & ~(node_type == t)[:, None, :]
     rainbow |= (edge_types_differ & neither_is_t & (common_of_type_t > 0)).any((-2, -1))
   labels = [
-      num_triangles >= 1,
-      num_triangles >= 3,
-      ((a2 >= 2) & ~np.eye(n, dtype=bool)).any((-2, -1)),
-      ((a * a2) >= 2).any((-2, -1)),
-      ((within_all > 0) | ~real_pair).all((-2, -1)),
-      (is_type[0][:, :, None] & is_type[1][:, None, :] & distance_3).any((-2, -1)),
-      rainbow,
-      (is_type[1] & ((a * is_type[2][:, None, :]).sum(-1) >= 2)).any(-1),
+    num_triangles >= 1,
+    num_triangles >= 3,
+    ((a2 >= 2) & ~np.eye(n, dtype=bool)).any((-2, -1)),
+    ((a * a2) >= 2).any((-2, -1)),
+    ((within_all > 0) | ~real_pair).all((-2, -1)),
+    (is_type[0][:, :, None] & is_type[1][:, None, :] & distance_3).any((-2, -1)),
+    rainbow,
+    (is_type[1] & ((a * is_type[2][:, None, :]).sum(-1) >= 2)).any(-1),
   ]
   return np.stack(labels, axis=-1).astype(np.float32)
 
@@ -104,9 +103,12 @@ def generate_graphs(num_graphs: int, rng: np.random.Generator) -> dict:
   extra = rng.uniform(-1.0, 1.0, size=(num_graphs, n, 2))
   one_hot = np.eye(NUM_NODE_TYPES)[node_type]
   inputs = np.concatenate([one_hot, extra], axis=-1) * node_mask[:, :, None]
-  return {'inputs': inputs.astype(np.float32), 'adjacency': adjacency,
-          'node_mask': node_mask,
-          'targets': motif_labels(adjacency, node_type, node_mask)}
+  return {
+    'inputs': inputs.astype(np.float32),
+    'adjacency': adjacency,
+    'node_mask': node_mask,
+    'targets': motif_labels(adjacency, node_type, node_mask),
+  }
 
 
 def generate_arrays(seed: int = SEED) -> dict:
@@ -119,20 +121,22 @@ class OgbgMotifs(ArrayBuilder):
   """Random graphs with multi-label motif targets (an OGB-molpcba stand-in)."""
 
   VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Erdős–Rényi graphs of 8-16 nodes, 8 motif labels (LABEL_NAMES), seed 0, 10k/2k/2k.'}
+  RELEASE_NOTES = {
+    '1.0.0': 'Erdős–Rényi graphs of 8-16 nodes, 8 motif labels (LABEL_NAMES), seed 0, 10k/2k/2k.'
+  }
   # workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
-      'train': '3cd69df1953f4c38c23235f6fc379bd57934bf507cf7ed53d0dedaf010b1b435',
-      'validation': '6368c8937758fbf4c26f54fbfb5b5a200c5545225392dbaa68e9b0675aa08d69',
-      'test': 'efd4a4a523995bbc6bee3860db9b260951663b21bfcf52d7f0e0cca664acad78',
+    'train': '3cd69df1953f4c38c23235f6fc379bd57934bf507cf7ed53d0dedaf010b1b435',
+    'validation': '6368c8937758fbf4c26f54fbfb5b5a200c5545225392dbaa68e9b0675aa08d69',
+    'test': 'efd4a4a523995bbc6bee3860db9b260951663b21bfcf52d7f0e0cca664acad78',
   }
 
   def features(self):
     return {
-        'inputs': tfds.features.Tensor(shape=(MAX_NODES, NUM_FEATURES), dtype=np.float32),
-        'adjacency': tfds.features.Tensor(shape=(MAX_NODES, MAX_NODES), dtype=np.uint8),
-        'node_mask': tfds.features.Tensor(shape=(MAX_NODES,), dtype=np.float32),
-        'targets': tfds.features.Tensor(shape=(NUM_LABELS,), dtype=np.float32),
+      'inputs': tfds.features.Tensor(shape=(MAX_NODES, NUM_FEATURES), dtype=np.float32),
+      'adjacency': tfds.features.Tensor(shape=(MAX_NODES, MAX_NODES), dtype=np.uint8),
+      'node_mask': tfds.features.Tensor(shape=(MAX_NODES,), dtype=np.float32),
+      'targets': tfds.features.Tensor(shape=(NUM_LABELS,), dtype=np.float32),
     }
 
   def generate(self):

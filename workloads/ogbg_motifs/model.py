@@ -21,6 +21,7 @@ class DenseGraphNet(nn.Module):
   Call with ``x [B, N, F]``, ``adjacency [B, N, N]``, ``node_mask [B, N]``;
   returns ``[B, num_labels]`` logits.
   """
+
   num_labels: int
   hidden: int = 64
   num_rounds: int = 3

@@ -44,8 +44,21 @@ TARGET_LENGTH = MAX_ACTIONS + 1  # Actions, then EOS.
 SPLIT_SIZES = {'train': 12_000, 'validation': 1_000, 'test': 1_000}
 
 PAD, BOS, EOS = 0, 1, 2
-COMMAND_WORDS = ('walk', 'look', 'run', 'jump', 'turn', 'left', 'right', 'opposite',
-                 'around', 'twice', 'thrice', 'and', 'after')
+COMMAND_WORDS = (
+  'walk',
+  'look',
+  'run',
+  'jump',
+  'turn',
+  'left',
+  'right',
+  'opposite',
+  'around',
+  'twice',
+  'thrice',
+  'and',
+  'after',
+)
 ACTIONS = ('WALK', 'LOOK', 'RUN', 'JUMP', 'LTURN', 'RTURN')
 VOCAB = ('<pad>', '<bos>', '<eos>') + COMMAND_WORDS + ACTIONS
 TOKEN_ID = {token: i for i, token in enumerate(VOCAB)}
@@ -108,10 +121,11 @@ def generate_arrays(seed: int = SEED) -> Dict[str, Dict[str, np.ndarray]]:
     raise ValueError(f'only {len(commands)} commands for splits {SPLIT_SIZES}')
   splits, start = {}, 0
   for split, size in SPLIT_SIZES.items():
-    chosen = [commands[i] for i in order[start:start + size]]
+    chosen = [commands[i] for i in order[start : start + size]]
     splits[split] = {
-        'inputs': np.stack([encode(w, INPUT_LENGTH, eos=False) for w, _ in chosen]),
-        'targets': np.stack([encode(a, TARGET_LENGTH, eos=True) for _, a in chosen])}
+      'inputs': np.stack([encode(w, INPUT_LENGTH, eos=False) for w, _ in chosen]),
+      'targets': np.stack([encode(a, TARGET_LENGTH, eos=True) for _, a in chosen]),
+    }
     start += size
   return splits
 
@@ -123,17 +137,17 @@ class ScanCommands(ArrayBuilder):
   RELEASE_NOTES = {'1.0.0': 'SCAN grammar, <= 16 actions, random split, seed 0, 12k/1k/1k.'}
   # workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
-      'train': '431e16b23ccef10d02d50acc2cf1fffc621b136383c0791e0808d5b38da1b033',
-      'validation': '4f81c6aaae4d17cb4ca0806f953c8d13fd74835b8c2e2eecde08785550a2c644',
-      'test': '409841d7082bc93d2820b338ec21b3a4ee5ed8f529855cf3622173d20b44b526',
+    'train': '431e16b23ccef10d02d50acc2cf1fffc621b136383c0791e0808d5b38da1b033',
+    'validation': '4f81c6aaae4d17cb4ca0806f953c8d13fd74835b8c2e2eecde08785550a2c644',
+    'test': '409841d7082bc93d2820b338ec21b3a4ee5ed8f529855cf3622173d20b44b526',
   }
 
   HOMEPAGE = 'https://github.com/brendenlake/SCAN'
 
   def features(self):
     return {
-        'inputs': tfds.features.Tensor(shape=(INPUT_LENGTH,), dtype=np.int32),
-        'targets': tfds.features.Tensor(shape=(TARGET_LENGTH,), dtype=np.int32),
+      'inputs': tfds.features.Tensor(shape=(INPUT_LENGTH,), dtype=np.int32),
+      'targets': tfds.features.Tensor(shape=(TARGET_LENGTH,), dtype=np.int32),
     }
 
   def generate(self):

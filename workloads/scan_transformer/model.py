@@ -38,6 +38,7 @@ def sinusoidal_positions(length: int, width: int) -> np.ndarray:
 
 class Residual(nn.Module):
   """``x + drop(f(LN(x)))`` (pre-norm) or ``LN(x + drop(f(x)))`` (post-norm)."""
+
   post_layer_norm: bool
   dropout_rate: float
 
@@ -51,19 +52,22 @@ class Residual(nn.Module):
 
 class Mlp(nn.Module):
   """Dense ``mlp_dim`` -> activation -> dense back to the input width."""
+
   mlp_dim: int
   activation: str
 
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    h = getattr(nn, self.activation)(nn.Dense(self.mlp_dim, kernel_init=_dense_init,
-                                              name='Dense_0')(x))
+    h = getattr(nn, self.activation)(
+      nn.Dense(self.mlp_dim, kernel_init=_dense_init, name='Dense_0')(x)
+    )
     return nn.Dense(x.shape[-1], kernel_init=_dense_init, name='Dense_1')(h)
 
 
 def _attention(num_heads: int, name: str) -> nn.MultiHeadDotProductAttention:
-  return nn.MultiHeadDotProductAttention(num_heads=num_heads, kernel_init=_dense_init,
-                                         use_bias=False, deterministic=True, name=name)
+  return nn.MultiHeadDotProductAttention(
+    num_heads=num_heads, kernel_init=_dense_init, use_bias=False, deterministic=True, name=name
+  )
 
 
 class EncoderBlock(nn.Module):
@@ -77,10 +81,10 @@ class EncoderBlock(nn.Module):
   def __call__(self, x, mask, train):
     attention = _attention(self.num_heads, 'self_attention')
     x = Residual(self.post_layer_norm, self.dropout_rate, name='attention_residual')(
-        lambda y: attention(y, y, mask=mask), x, train)
+      lambda y: attention(y, y, mask=mask), x, train
+    )
     mlp = Mlp(self.mlp_dim, self.activation, name='mlp')
-    return Residual(self.post_layer_norm, self.dropout_rate, name='mlp_residual')(
-        mlp, x, train)
+    return Residual(self.post_layer_norm, self.dropout_rate, name='mlp_residual')(mlp, x, train)
 
 
 class DecoderBlock(nn.Module):
@@ -94,13 +98,14 @@ class DecoderBlock(nn.Module):
   def __call__(self, x, encoded, self_mask, cross_mask, train):
     self_attention = _attention(self.num_heads, 'self_attention')
     x = Residual(self.post_layer_norm, self.dropout_rate, name='self_attention_residual')(
-        lambda y: self_attention(y, y, mask=self_mask), x, train)
+      lambda y: self_attention(y, y, mask=self_mask), x, train
+    )
     cross_attention = _attention(self.num_heads, 'cross_attention')
     x = Residual(self.post_layer_norm, self.dropout_rate, name='cross_attention_residual')(
-        lambda y: cross_attention(y, encoded, mask=cross_mask), x, train)
+      lambda y: cross_attention(y, encoded, mask=cross_mask), x, train
+    )
     mlp = Mlp(self.mlp_dim, self.activation, name='mlp')
-    return Residual(self.post_layer_norm, self.dropout_rate, name='mlp_residual')(
-        mlp, x, train)
+    return Residual(self.post_layer_norm, self.dropout_rate, name='mlp_residual')(mlp, x, train)
 
 
 class Seq2SeqTransformer(nn.Module):
@@ -110,6 +115,7 @@ class Seq2SeqTransformer(nn.Module):
   decoder is causal, so its padding (after the sequence end) never reaches a
   real position.
   """
+
   vocab_size: int
   d_model: int = 64
   num_heads: int = 4
@@ -122,14 +128,22 @@ class Seq2SeqTransformer(nn.Module):
   pad_id: int = 0
 
   def setup(self):
-    self.embedding = nn.Embed(self.vocab_size, self.d_model,
-                              embedding_init=nn.initializers.normal(stddev=1.0))
-    block = dict(num_heads=self.num_heads, mlp_dim=self.mlp_dim, activation=self.activation,
-                 post_layer_norm=self.post_layer_norm, dropout_rate=self.dropout_rate)
-    self.encoder_blocks = [EncoderBlock(**block, name=f'encoder_{i}')
-                           for i in range(self.num_encoder_layers)]
-    self.decoder_blocks = [DecoderBlock(**block, name=f'decoder_{i}')
-                           for i in range(self.num_decoder_layers)]
+    self.embedding = nn.Embed(
+      self.vocab_size, self.d_model, embedding_init=nn.initializers.normal(stddev=1.0)
+    )
+    block = dict(
+      num_heads=self.num_heads,
+      mlp_dim=self.mlp_dim,
+      activation=self.activation,
+      post_layer_norm=self.post_layer_norm,
+      dropout_rate=self.dropout_rate,
+    )
+    self.encoder_blocks = [
+      EncoderBlock(**block, name=f'encoder_{i}') for i in range(self.num_encoder_layers)
+    ]
+    self.decoder_blocks = [
+      DecoderBlock(**block, name=f'decoder_{i}') for i in range(self.num_decoder_layers)
+    ]
     if not self.post_layer_norm:  # Pre-norm stacks end with a layer norm.
       self.encoder_norm = nn.LayerNorm(name='encoder_layer_norm')
       self.decoder_norm = nn.LayerNorm(name='decoder_layer_norm')
@@ -149,20 +163,25 @@ class Seq2SeqTransformer(nn.Module):
       x = block(x, mask, train)
     return x if self.post_layer_norm else self.encoder_norm(x)
 
-  def decode(self, encoded: jnp.ndarray, inputs: jnp.ndarray,
-             decoder_inputs: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+  def decode(
+    self,
+    encoded: jnp.ndarray,
+    inputs: jnp.ndarray,
+    decoder_inputs: jnp.ndarray,
+    train: bool = False,
+  ) -> jnp.ndarray:
     """Next-token logits ``[B, T, V]`` at every decoder position."""
     self_mask = nn.make_causal_mask(decoder_inputs)
-    cross_mask = nn.make_attention_mask(jnp.ones(decoder_inputs.shape, bool),
-                                        inputs != self.pad_id)
+    cross_mask = nn.make_attention_mask(jnp.ones(decoder_inputs.shape, bool), inputs != self.pad_id)
     y = self._embed(decoder_inputs, train)
     for block in self.decoder_blocks:
       y = block(y, encoded, self_mask, cross_mask, train)
     y = y if self.post_layer_norm else self.decoder_norm(y)
     return self.output(y)
 
-  def __call__(self, inputs: jnp.ndarray, decoder_inputs: jnp.ndarray,
-               train: bool = False) -> jnp.ndarray:
+  def __call__(
+    self, inputs: jnp.ndarray, decoder_inputs: jnp.ndarray, train: bool = False
+  ) -> jnp.ndarray:
     return self.decode(self.encode(inputs, train), inputs, decoder_inputs, train)
 
 
@@ -172,8 +191,9 @@ def shift_right(targets: jnp.ndarray, bos_id: int) -> jnp.ndarray:
   return jnp.concatenate([bos, targets[:, :-1]], axis=1)
 
 
-def greedy_decode(model: Seq2SeqTransformer, params, inputs: jnp.ndarray, length: int,
-                  bos_id: int) -> jnp.ndarray:
+def greedy_decode(
+  model: Seq2SeqTransformer, params, inputs: jnp.ndarray, length: int, bos_id: int
+) -> jnp.ndarray:
   """Greedy decoding of ``length`` tokens, ``[B, length]`` (jit-able).
 
   Step ``t`` runs the decoder on the tokens chosen so far (positions after ``t``
@@ -186,10 +206,12 @@ def greedy_decode(model: Seq2SeqTransformer, params, inputs: jnp.ndarray, length
 
   def step(t, tokens):
     decoder_inputs = shift_right(tokens, bos_id)
-    logits = model.apply(variables, encoded, inputs, decoder_inputs,
-                         method=Seq2SeqTransformer.decode)
-    next_token = jnp.argmax(jax.lax.dynamic_index_in_dim(logits, t, axis=1, keepdims=False),
-                            axis=-1).astype(jnp.int32)
+    logits = model.apply(
+      variables, encoded, inputs, decoder_inputs, method=Seq2SeqTransformer.decode
+    )
+    next_token = jnp.argmax(
+      jax.lax.dynamic_index_in_dim(logits, t, axis=1, keepdims=False), axis=-1
+    ).astype(jnp.int32)
     return jax.lax.dynamic_update_index_in_dim(tokens, next_token, t, axis=1)
 
   return jax.lax.fori_loop(0, length, step, tokens)

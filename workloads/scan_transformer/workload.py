@@ -34,17 +34,20 @@ from workloads.scan_transformer import dataset
 from workloads.scan_transformer.model import Seq2SeqTransformer, greedy_decode, shift_right
 
 _ATTENTION_TYPES = {
-    ('query', 'kernel'): spec.ParameterType.ATTENTION_Q,
-    ('key', 'kernel'): spec.ParameterType.ATTENTION_K,
-    ('value', 'kernel'): spec.ParameterType.ATTENTION_V,
-    ('out', 'kernel'): spec.ParameterType.ATTENTION_OUT,
+  ('query', 'kernel'): spec.ParameterType.ATTENTION_Q,
+  ('key', 'kernel'): spec.ParameterType.ATTENTION_K,
+  ('value', 'kernel'): spec.ParameterType.ATTENTION_V,
+  ('out', 'kernel'): spec.ParameterType.ATTENTION_OUT,
 }
 
 
-def sequence_cross_entropy(labels: jnp.ndarray, logits: jnp.ndarray,
-                           mask: Optional[jnp.ndarray] = None,
-                           label_smoothing: float = 0.0,
-                           pad_id: int = dataset.PAD) -> Dict[str, jnp.ndarray]:
+def sequence_cross_entropy(
+  labels: jnp.ndarray,
+  logits: jnp.ndarray,
+  mask: Optional[jnp.ndarray] = None,
+  label_smoothing: float = 0.0,
+  pad_id: int = dataset.PAD,
+) -> Dict[str, jnp.ndarray]:
   r"""Token-level softmax cross-entropy, summed per example, padding masked.
 
   .. math::
@@ -71,12 +74,12 @@ def sequence_cross_entropy(labels: jnp.ndarray, logits: jnp.ndarray,
   if mask is None:
     mask = jnp.ones(labels.shape[:1], logits.dtype)
   per_example = token_loss.sum(axis=1) * mask
-  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(),
-          'per_example': per_example}
+  return {'summed': per_example.sum(), 'n_valid_examples': mask.sum(), 'per_example': per_example}
 
 
-def sequence_sums(labels: jnp.ndarray, logits: jnp.ndarray, mask: jnp.ndarray,
-                  pad_id: int = dataset.PAD) -> Dict[str, jnp.ndarray]:
+def sequence_sums(
+  labels: jnp.ndarray, logits: jnp.ndarray, mask: jnp.ndarray, pad_id: int = dataset.PAD
+) -> Dict[str, jnp.ndarray]:
   """Per-batch sums for evaluation, from teacher-forced logits.
 
   A sequence is exactly right when the argmax is right at every non-padding
@@ -90,13 +93,18 @@ def sequence_sums(labels: jnp.ndarray, logits: jnp.ndarray, mask: jnp.ndarray,
   token_loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
   correct = jnp.argmax(logits, axis=-1) == labels
   exact = jnp.all(correct | (labels == pad_id), axis=1) & (mask > 0)
-  return {'loss': jnp.where(valid, token_loss, 0.0).sum(),
-          'tokens': valid.sum(), 'tokens_correct': (correct & valid).sum(),
-          'sequences_correct': exact.sum(), 'count': mask.sum()}
+  return {
+    'loss': jnp.where(valid, token_loss, 0.0).sum(),
+    'tokens': valid.sum(),
+    'tokens_correct': (correct & valid).sum(),
+    'sequences_correct': exact.sum(),
+    'count': mask.sum(),
+  }
 
 
-def exact_match(predictions: jnp.ndarray, labels: jnp.ndarray,
-                pad_id: int = dataset.PAD) -> jnp.ndarray:
+def exact_match(
+  predictions: jnp.ndarray, labels: jnp.ndarray, pad_id: int = dataset.PAD
+) -> jnp.ndarray:
   """Per-example exact match of decoded tokens against targets, positions up to EOS."""
   return jnp.all((predictions == labels) | (labels == pad_id), axis=1)
 
@@ -109,8 +117,14 @@ class ScanTransformerWorkload(InMemoryWorkload):
   loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
   output_param_key = 'output'
   post_layer_norm = False
-  model_kwargs = dict(d_model=64, num_heads=4, mlp_dim=128, num_encoder_layers=1,
-                      num_decoder_layers=1, activation='relu')
+  model_kwargs = dict(
+    d_model=64,
+    num_heads=4,
+    mlp_dim=128,
+    num_encoder_layers=1,
+    num_decoder_layers=1,
+    activation='relu',
+  )
 
   def __init__(self, data_dir: Optional[str] = None) -> None:
     super().__init__(data_dir)
@@ -119,8 +133,13 @@ class ScanTransformerWorkload(InMemoryWorkload):
 
   def _model(self, dropout_rate: Optional[float] = None) -> Seq2SeqTransformer:
     rate = self._dropout_rate if dropout_rate is None else dropout_rate
-    return Seq2SeqTransformer(vocab_size=dataset.VOCAB_SIZE, post_layer_norm=self.post_layer_norm,
-                              dropout_rate=rate, pad_id=dataset.PAD, **self.model_kwargs)
+    return Seq2SeqTransformer(
+      vocab_size=dataset.VOCAB_SIZE,
+      post_layer_norm=self.post_layer_norm,
+      dropout_rate=rate,
+      pad_id=dataset.PAD,
+      **self.model_kwargs,
+    )
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del aux_dropout_rate  # Attention dropout is not used.
@@ -130,14 +149,22 @@ class ScanTransformerWorkload(InMemoryWorkload):
     params = init_params(self._model(), rng, inputs, targets)
     self._param_shapes = param_utils.param_shapes(params)
     self._param_types = jax.tree_util.tree_map_with_path(
-        lambda path, t: _ATTENTION_TYPES.get(
-            tuple(str(getattr(p, 'key', p)) for p in path[-2:]), t),
-        param_utils.param_types(params))
+      lambda path, t: _ATTENTION_TYPES.get(tuple(str(getattr(p, 'key', p)) for p in path[-2:]), t),
+      param_utils.param_types(params),
+    )
     return params, None
 
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state,
-               mode, rng, update_batch_norm, use_running_average_bn=None,
-               dropout_rate=None):
+  def model_fn(
+    self,
+    params,
+    augmented_and_preprocessed_input_batch,
+    model_state,
+    mode,
+    rng,
+    update_batch_norm,
+    use_running_average_bn=None,
+    dropout_rate=None,
+  ):
     """Teacher-forced logits ``[B, TARGET_LENGTH, VOCAB_SIZE]``.
 
     The decoder input is ``targets`` shifted right behind a BOS token.
@@ -148,8 +175,9 @@ class ScanTransformerWorkload(InMemoryWorkload):
     model = self._model(dropout_rate)
     decoder_inputs = shift_right(batch['targets'], dataset.BOS)
     rngs = {'dropout': rng} if train and model.dropout_rate > 0 else None
-    logits = model.apply({'params': params}, batch['inputs'], decoder_inputs,
-                         train=train, rngs=rngs)
+    logits = model.apply(
+      {'params': params}, batch['inputs'], decoder_inputs, train=train, rngs=rngs
+    )
     return logits, model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):
@@ -157,22 +185,25 @@ class ScanTransformerWorkload(InMemoryWorkload):
 
   def greedy_decode(self, params, inputs: jnp.ndarray) -> jnp.ndarray:
     """Greedy decoding of ``TARGET_LENGTH`` tokens from source tokens (jit-able)."""
-    return greedy_decode(self._model(0.0), params, inputs, dataset.TARGET_LENGTH,
-                         dataset.BOS)
+    return greedy_decode(self._model(0.0), params, inputs, dataset.TARGET_LENGTH, dataset.BOS)
 
   def _eval_batch(self, params, model_state, batch):
-    logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL,
-                              None, update_batch_norm=False)
+    logits, _ = self.model_fn(
+      params, batch, model_state, spec.ForwardPassMode.EVAL, None, update_batch_norm=False
+    )
     return sequence_sums(batch['targets'], logits, batch['weights'])
 
   def _metrics(self, outputs):
     totals = sum_outputs(outputs)
-    return {'loss': totals['loss'] / totals['tokens'],
-            'accuracy': totals['sequences_correct'] / totals['count'],
-            'token_accuracy': totals['tokens_correct'] / totals['tokens']}
+    return {
+      'loss': totals['loss'] / totals['tokens'],
+      'accuracy': totals['sequences_correct'] / totals['count'],
+      'token_accuracy': totals['tokens_correct'] / totals['tokens'],
+    }
 
 
 class ScanTransformerPostLnWorkload(ScanTransformerWorkload):
   """Variant: post-layer-norm blocks, ``LN(x + f(x))`` (as AlgoPerf's ``wmt_post_ln``)."""
+
   name = 'scan_transformer_post_ln'
   post_layer_norm = True
