@@ -383,6 +383,20 @@ def _set_targets_flags() -> absl_flags.FlagValues:
   d.DEFINE_integer('trials', 3, 'Quasirandom points per algorithm.', lower_bound=1, flag_values=fv)
   d.DEFINE_integer('seeds', 5, 'Reruns of the best configuration.', lower_bound=1, flag_values=fv)
   d.DEFINE_integer('rng_seed', 0, 'Seed of the procedure.', lower_bound=0, flag_values=fv)
+  d.DEFINE_integer(
+    'candidates',
+    3,
+    'Configurations, best first, whose seed runs are tried until one converges in every seed.',
+    lower_bound=1,
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'budget_from_record',
+    False,
+    "Use the budget (steps, eval period, trials, seeds, step_hint) of the workload's committed "
+    'record; the other budget flags must then be left unset.',
+    flag_values=fv,
+  )
   d.DEFINE_boolean(
     'reproduce',
     False,
@@ -422,28 +436,49 @@ def set_targets_command(argv: List[str]) -> int:
         raise UsageError(f'--reproduce: {path} does not exist (run set-targets first)')
       with open(path) as f:
         report = target_setting.reproduce(workload, fv.data_dir, json.load(f))
+      reproduced = report['reproduced_target']
       print(
         f'{name}: committed target {report["committed_target"]:.6g}, reproduced '
-        f'{report["reproduced_target"]:.6g} (spread of the committed seed runs '
-        f'{report["committed_spread"]:.3g})'
+        + ('none (every rerun diverged)' if reproduced is None else f'{reproduced:.6g}')
+        + f' (spread of the committed seed runs {report["committed_spread"]:.3g}); '
+        f'{report["converged"]}/{report["seed_runs"]} reruns converged'
       )
       continue
-    step_hint = fv.step_hint or workload.step_hint
-    steps = fv.steps or int(1.5 * step_hint)
-    budget = target_setting.Budget(
-      steps=steps,
-      eval_every=fv.eval_every or max(steps // 20, 1),
-      trials=fv.trials,
-      seeds=fv.seeds,
-      rng_seed=fv.rng_seed,
-      step_hint=step_hint,
-    )
+    if fv.budget_from_record:
+      budget = _recorded_budget(fv, name, target_setting)
+    else:
+      step_hint = fv.step_hint or workload.step_hint
+      steps = fv.steps or int(1.5 * step_hint)
+      budget = target_setting.Budget(
+        steps=steps,
+        eval_every=fv.eval_every or max(steps // 20, 1),
+        trials=fv.trials,
+        seeds=fv.seeds,
+        rng_seed=fv.rng_seed,
+        candidates=fv.candidates,
+        step_hint=step_hint,
+      )
     record = target_setting.set_targets(workload, fv.data_dir, budget)
     print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
     if fv.commit:
       target_setting.commit(record, str(targets_lib.TARGETS_FILE))
       targets_lib.load_targets.cache_clear()
   return 0
+
+
+def _recorded_budget(fv, name: str, target_setting):
+  """The committed record's budget, with this procedure's --candidates."""
+  budget_flags = ('steps', 'step_hint', 'eval_every', 'trials', 'seeds', 'rng_seed')
+  given = [f'--{f}' for f in budget_flags if fv[f].present]
+  if given:
+    raise UsageError(f'--budget_from_record: leave {", ".join(given)} unset')
+  path = target_setting.provenance_path(name)
+  if not os.path.exists(path):
+    raise UsageError(f'--budget_from_record: {path} does not exist')
+  with open(path) as f:
+    recorded = dict(json.load(f)['budget'], candidates=fv.candidates)
+  recorded['algorithms'] = tuple(recorded['algorithms'])
+  return target_setting.Budget(**recorded)
 
 
 def _workload_names(value: str) -> List[str]:

@@ -20,15 +20,92 @@ def _version(package: str) -> str:
     return 'not installed'
 
 
-def cpu_model() -> str:
+# Instruction-set extensions that change which floating-point kernels run (vector width,
+# fused multiply-add, low-precision dot products, matrix units): two CPUs that differ in
+# one of these can round a training run differently.
+NUMERIC_CPU_FLAGS = (
+  'sse4_2', 'avx', 'f16c', 'fma', 'avx2', 'avx_vnni',
+  'avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16',
+  'amx_tile', 'amx_bf16', 'amx_int8',
+  'asimd', 'sve', 'sve2', 'bf16', 'i8mm',
+)  # fmt: skip
+# XLA's CPU instruction-set levels (--xla_cpu_max_isa), highest first, with the
+# /proc/cpuinfo flag each one needs.
+_XLA_ISA_LEVELS = (
+  ('AMX', 'amx_tile'),
+  ('AVX512_BF16', 'avx512_bf16'),
+  ('AVX512_VNNI', 'avx512_vnni'),
+  ('AVX512', 'avx512f'),
+  ('AVX2', 'avx2'),
+  ('AVX', 'avx'),
+  ('SSE4_2', 'sse4_2'),
+)
+
+
+def _cpuinfo() -> Dict[str, str]:
+  """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+  fields: Dict[str, str] = {}
   try:
     with open('/proc/cpuinfo') as f:
       for line in f:
-        if line.startswith('model name'):
-          return line.split(':', 1)[1].strip()
+        if not line.strip():
+          break
+        key, _, value = line.partition(':')
+        fields[key.strip()] = value.strip()
   except OSError:
     pass
-  return platform.processor() or 'unknown'
+  return fields
+
+
+def cpu_fingerprint() -> Dict[str, Any]:
+  """Vendor, family/model/stepping and the numerics-relevant instruction-set flags."""
+  info = _cpuinfo()
+  flags = set((info.get('flags') or info.get('Features') or '').split())
+  return {
+    'cpu.model': info.get('model name') or platform.processor() or 'unknown',
+    'cpu.vendor': info.get('vendor_id') or info.get('CPU implementer') or platform.machine(),
+    'cpu.family_model_stepping': '/'.join(
+      info.get(k, '?') for k in ('cpu family', 'model', 'stepping')
+    )
+    if 'cpu family' in info
+    else '/'.join(info.get(k, '?') for k in ('CPU architecture', 'CPU part', 'CPU revision')),
+    'cpu.numeric_flags': ' '.join(f for f in NUMERIC_CPU_FLAGS if f in flags),
+    'cpu.count': os.cpu_count(),
+    'xla.cpu_target': xla_cpu_target(flags, os.environ.get('XLA_FLAGS', '')),
+    'xla.flags': os.environ.get('XLA_FLAGS', ''),
+  }
+
+
+def xla_cpu_target(cpu_flags: set, xla_flags: str) -> str:
+  """The instruction set XLA's CPU code generation targets on this host.
+
+  XLA compiles for the host's best level unless ``--xla_cpu_max_isa`` caps it.
+  """
+  host = next((level for level, flag in _XLA_ISA_LEVELS if flag in cpu_flags), platform.machine())
+  cap = next(
+    (f.split('=', 1)[1] for f in xla_flags.split() if f.startswith('--xla_cpu_max_isa=')), None
+  )
+  if cap is None:
+    return f'{host} (host)'
+  levels = [level for level, _ in _XLA_ISA_LEVELS]
+  if host in levels and cap.upper() in levels:
+    effective = levels[max(levels.index(host), levels.index(cap.upper()))]
+  else:
+    effective = cap
+  return f'{effective} (host {host}, --xla_cpu_max_isa={cap})'
+
+
+def accelerator_driver(platform_name: str) -> str:
+  """The accelerator's driver or runtime version ('none' on CPU)."""
+  if platform_name == 'gpu' or platform_name == 'cuda':
+    try:
+      with open('/proc/driver/nvidia/version') as f:
+        return f.readline().strip()
+    except OSError:
+      return 'unknown'
+  if platform_name == 'tpu':
+    return 'libtpu ' + _version('libtpu')
+  return 'none'
 
 
 def git_commit(path: str) -> str:
@@ -63,8 +140,8 @@ def fingerprint(submission_path: str | None = None) -> Dict[str, Any]:
     'device.platform': devices[0].platform,
     'device.kind': devices[0].device_kind,
     'device.count': len(devices),
-    'cpu.model': cpu_model(),
-    'cpu.count': os.cpu_count(),
+    'device.driver': accelerator_driver(devices[0].platform),
+    **cpu_fingerprint(),
     'host.name': socket.gethostname(),
     'python.version': platform.python_version(),
     'harness.git_commit': git_commit(os.path.dirname(os.path.abspath(__file__))),

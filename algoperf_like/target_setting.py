@@ -8,8 +8,18 @@ it is deterministic on CPU:
    momentum), run ``trials`` quasirandom points of its search space for
    ``steps`` steps, evaluating every ``eval_every`` steps; score each run by
    its best validation metric.
-2. Take the best algorithm and configuration, and rerun it with ``seeds``
-   fresh seeds.
+2. Stability: rank the tuning configurations by that score and rerun the best one
+   with ``seeds`` fresh seeds. A seed run *converged* when it closed at least
+   ``CONVERGED_FRACTION`` of the gap between the untrained model (the metric of
+   the initialised model, evaluated once) and the best seed run; a run that
+   diverged did not converge. The first configuration whose seed runs all
+   converged is chosen; otherwise the next one is tried, up to ``candidates``
+   configurations. Where none is stable, the one with the most converged seed
+   runs is chosen if a majority of them converged, else the procedure fails.
+   A configuration on the edge of stability (some seeds stuck) would give a
+   bimodal set of results whose median another CPU's rounding flips, so it is
+   never the one a target rests on. The record keeps every candidate's seed
+   runs and how many converged.
 3. Validation target: the median over those reruns of the best validation
    metric. Test target: the median of the test metric at the same evals.
    A run that diverges (NaN or inf) is recorded and has no result.
@@ -47,6 +57,16 @@ EVAL_SHARE = 0.15
 # ...but no shorter than this: the cheapest evaluations (criteo_synth, a few ms) would
 # otherwise come every few dozen steps, each with its log row and progress line.
 MIN_EVAL_PERIOD_SEC = 0.2
+# A seed run converged when it closed this share of the gap from the untrained model to the
+# best seed run (a stuck or half-trained run falls short; see the module docstring).
+CONVERGED_FRACTION = 0.9
+STABILITY_RULE = (
+  'A seed run converged when (untrained - value) >= converged_fraction * (untrained - best), '
+  'best being the best seed run of the configuration and untrained the metric of the '
+  'initialised model; a diverged run did not converge. The best-ranked tuning configuration '
+  'whose seed runs all converged is chosen (at most budget.candidates are tried); failing '
+  'that, the one with the most converged seed runs, if they are a majority.'
+)
 RUNTIME_FACTOR = 3.0  # Budget = 3x the reruns' median time to target...
 MIN_RUNTIME_SEC = 10.0  # ...but at least 10 s: compilation alone takes ~1 s on CPU.
 
@@ -61,6 +81,8 @@ class Budget:
   seeds: int = 5
   rng_seed: int = 0
   algorithms: Sequence[str] = ALGORITHMS
+  # Configurations, best first, whose seed runs are tried until one converges in every seed.
+  candidates: int = 3
   # The workload's step_hint during the runs (it sets the baselines' schedules); recorded
   # so that the runs can be repeated exactly after the procedure commits a new one.
   step_hint: Optional[int] = None
@@ -158,7 +180,6 @@ def set_targets(
 ) -> Dict[str, Any]:
   """Run the procedure for one workload; return the provenance record (targets included)."""
   name, direction = workload.workload_name, workload.metric_direction
-  better = _better(direction)
   if budget.step_hint is None:
     budget = dataclasses.replace(budget, step_hint=workload.step_hint)
   tuning: List[Dict[str, Any]] = []
@@ -177,20 +198,38 @@ def set_targets(
   finished = [r for r in tuning if r['best_validation'] is not None]
   if not finished:
     raise RuntimeError(f'{name}: every tuning run diverged; raise the budget or fix the workload')
-  best = finished[0]
-  for run in finished[1:]:
-    if better(run['best_validation'], best['best_validation']):
-      best = run
+  # Best first; a stable sort keeps the algorithms' order among ties.
+  ranked = sorted(finished, key=lambda r: r['best_validation'], reverse=direction == 'max')
 
-  reruns = []
-  for k in range(budget.seeds):
-    seed = derive_trial_seed(budget.rng_seed, name, 1, k + 1)
-    run = _run(workload, best['algorithm'], best['hyperparameters'], seed, budget, data_dir)
-    log(
-      f'[{name}] seed {k + 1}/{budget.seeds} of {best["algorithm"]}: best '
-      f'validation/{workload.target_metric_name} {run["best_validation"]}'
+  seeds = [derive_trial_seed(budget.rng_seed, name, 1, k + 1) for k in range(budget.seeds)]
+  untrained = untrained_validation(workload, seeds[0], data_dir)
+  log(f'[{name}] untrained model: validation/{workload.target_metric_name} {untrained}')
+  candidates: List[Dict[str, Any]] = []
+  for rank, config in enumerate(ranked[: budget.candidates]):
+    runs = []
+    for k, seed in enumerate(seeds):
+      run = _run(workload, config['algorithm'], config['hyperparameters'], seed, budget, data_dir)
+      log(
+        f'[{name}] candidate {rank + 1} ({config["algorithm"]}) seed {k + 1}/{budget.seeds}: '
+        f'best validation/{workload.target_metric_name} {run["best_validation"]}'
+      )
+      runs.append(run)
+    flags = converged(
+      [r['best_validation'] for r in runs], untrained, direction, CONVERGED_FRACTION
     )
-    reruns.append(run)
+    for run, ok in zip(runs, flags, strict=True):
+      run['converged'] = ok
+    candidates.append({'config': config, 'seed_runs': runs, 'converged': sum(flags)})
+    log(f'[{name}] candidate {rank + 1}: {sum(flags)}/{len(runs)} seed runs converged')
+    if all(flags):
+      break
+  chosen = choose_stable(candidates, budget.seeds)
+  if chosen is None:
+    raise RuntimeError(
+      f'{name}: no configuration among the best {len(candidates)} converged in a majority of '
+      f'{budget.seeds} seeds; raise --candidates or the step budget'
+    )
+  best, reruns = chosen['config'], chosen['seed_runs']
   valid = [r for r in reruns if r['best_validation'] is not None]
   validation_target = statistics.median(r['best_validation'] for r in valid)
   test_values = [r['test_at_best'] for r in valid if r['test_at_best'] is not None]
@@ -210,19 +249,87 @@ def set_targets(
     'eval_period_time_sec': eval_period(eval_seconds),
     'step_hint': budget.step_hint,
   }
-  for run in tuning + reruns:
-    run.pop('curve')
+  for run in tuning + [r for c in candidates for r in c['seed_runs']]:
+    run.pop('curve', None)
   return {
     'workload': name,
     'targets': targets,
     'budget': dataclasses.asdict(budget),
     'best': {'algorithm': best['algorithm'], 'hyperparameters': best['hyperparameters']},
+    'stability': {
+      'rule': STABILITY_RULE,
+      'converged_fraction': CONVERGED_FRACTION,
+      'untrained_validation': untrained,
+      'converged_seed_runs': chosen['converged'],
+      'seed_runs': len(reruns),
+      'candidate_rank': candidates.index(chosen) + 1,
+      'rejected_candidates': [
+        {
+          'algorithm': c['config']['algorithm'],
+          'hyperparameters': c['config']['hyperparameters'],
+          'tuning_best_validation': c['config']['best_validation'],
+          'converged_seed_runs': c['converged'],
+          'seed_runs': c['seed_runs'],
+        }
+        for c in candidates
+        if c is not chosen
+      ],
+    },
     'tuning_runs': tuning,
     'seed_runs': reruns,
     'median_time_to_target_sec': time_to_target,
     'median_steps_to_target': steps_to_target,
     'machine': environment.fingerprint(),
   }
+
+
+def converged(
+  values: Sequence[Optional[float]], untrained: float, direction: str, fraction: float
+) -> List[bool]:
+  """Which seed runs closed ``fraction`` of the gap from ``untrained`` to the best of them.
+
+  Args:
+    values: each seed run's best validation metric (None: it diverged).
+    untrained: the metric of the initialised, untrained model.
+    direction: 'min' or 'max', the metric's better direction.
+    fraction: the share of the gap a run must close.
+
+  Returns:
+    One flag per run. Where no run improved on the untrained model, none converged.
+  """
+  sign = 1.0 if direction == 'min' else -1.0
+  finite = [v for v in values if v is not None and math.isfinite(v)]
+  if not finite:
+    return [False] * len(values)
+  best = min(finite) if direction == 'min' else max(finite)
+  gap = sign * (untrained - best)
+  if not gap > 0:
+    return [False] * len(values)
+  return [
+    v is not None and math.isfinite(v) and sign * (untrained - v) >= fraction * gap - 1e-12
+    for v in values
+  ]
+
+
+def choose_stable(candidates: List[Dict[str, Any]], seeds: int) -> Optional[Dict[str, Any]]:
+  """The first candidate whose every seed run converged; else the most converged majority."""
+  for candidate in candidates:
+    if candidate['converged'] == seeds:
+      return candidate
+  most = max(candidates, key=lambda c: c['converged'], default=None)  # First among ties.
+  return most if most is not None and 2 * most['converged'] > seeds else None
+
+
+def untrained_validation(workload, rng_seed: int, data_dir: str) -> float:
+  """The target metric on the validation split of the initialised, untrained model."""
+  import jax
+
+  init_key = jax.random.split(jax.random.PRNGKey(rng_seed), 4)[1]  # As the runner splits.
+  params, model_state = workload.init_model_fn(init_key)
+  result = workload.eval_model(
+    workload.eval_batch_size, params, model_state, init_key, data_dir, None, 0
+  )
+  return float(result[f'validation/{workload.target_metric_name}'])
 
 
 def eval_period(eval_seconds: float) -> float:
@@ -255,8 +362,15 @@ def commit(record: Dict[str, Any], targets_file: str) -> None:
 
 def reproduce(
   workload, data_dir: str, record: Dict[str, Any], log: Callable[[str], None] = print
-) -> Dict[str, float]:
-  """Rerun the committed seed runs of ``record``; compare their median with its target."""
+) -> Dict[str, Any]:
+  """Rerun the committed seed runs of ``record``; compare them with its target.
+
+  Returns:
+    ``committed_target``; ``reproduced_target``, the median of the reruns that finished
+    (None if none did); ``committed_spread``, max - min of the committed seed runs;
+    ``converged`` and ``seed_runs``: how many reruns converged by the record's rule,
+    measured from its untrained level, out of how many.
+  """
   budget = Budget(**record['budget'])
   values = []
   for run in record['seed_runs']:
@@ -268,9 +382,21 @@ def reproduce(
       f'{again["best_validation"]} (committed {run["best_validation"]})'
     )
     values.append(again['best_validation'])
-  committed = [r['best_validation'] for r in record['seed_runs']]
+  committed = [
+    r['best_validation'] for r in record['seed_runs'] if r['best_validation'] is not None
+  ]
+  finished = [v for v in values if v is not None]
+  stability = record.get('stability', {})
+  flags = converged(
+    values,
+    stability.get('untrained_validation', float('nan')),
+    record['targets']['metric_direction'],
+    stability.get('converged_fraction', CONVERGED_FRACTION),
+  )
   return {
     'committed_target': record['targets']['validation_target_value'],
-    'reproduced_target': statistics.median(values),
+    'reproduced_target': statistics.median(finished) if finished else None,
     'committed_spread': max(committed) - min(committed),
+    'converged': sum(flags),
+    'seed_runs': len(values),
   }
