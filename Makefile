@@ -18,7 +18,7 @@ SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
 	--report_dir=docs/data_selection_study --report_title="Data-selection study" \
 	--report_command="make selection-study"
 
-.PHONY: install demo demo-one suite selection-study test lint format bench clean
+.PHONY: install demo demo-one suite selection-study test test-isa lint format bench clean
 
 install: $(STAMP)
 
@@ -47,6 +47,16 @@ selection-study: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The second-machine check: the tests whose outcome rests on floating-point rounding
+# (marker `numerics`), with XLA's CPU code generation capped at an older instruction set
+# (--xla_cpu_max_isa), so that a newer CPU sees what an older one would. AVX is the default
+# because on an AVX-512 host capping at AVX2 left these runs bit-identical (LLVM already
+# prefers 256-bit vectors there) while AVX (no FMA) changes their rounding.
+# `make test-isa ISA=AVX2` caps elsewhere.
+ISA ?= AVX
+test-isa: install
+	XLA_FLAGS="--xla_cpu_max_isa=$(ISA)" $(BIN)/python -m pytest -m numerics
 
 # Style: ruff (2-space indent, single quotes; pyproject.toml [tool.ruff]). `make format` fixes.
 lint: install

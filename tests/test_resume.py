@@ -26,6 +26,7 @@ def _argv(root, name, data_dir, *extra):
     f'--submission_path={REPO}/submissions/nadamw_self_tuning/submission.py',
     '--max_global_steps=600',
     '--eval_every_steps=100',
+    '--max_runtime_sec=1e9',  # Steps end the trial, however slow the machine.
     '--rng_seed=3',
     f'--experiment_dir={root}',
     f'--experiment_name={name}',

@@ -32,6 +32,7 @@ def _sweep_argv(tmp_path, data_dir, *extra):
     '--num_tuning_trials=2',
     '--max_global_steps=300',
     '--eval_every_steps=150',
+    '--max_runtime_sec=1e9',  # Steps end each trial, however slow the machine.
     f'--experiment_dir={tmp_path}',
     f'--data_dir={data_dir}',
     *extra,

@@ -1,4 +1,9 @@
-"""The committed targets: provenance for every workload, reachable, reproducible."""
+"""The committed targets: provenance for every workload, stable, reachable, reproducible.
+
+A rerun on another CPU need not repeat a committed run bit for bit (other instruction sets,
+other rounding), so the reruns here compare within the spread that the record itself
+shows across its seed runs, never with exact equality.
+"""
 
 import json
 import os
@@ -24,6 +29,10 @@ def _record(name):
     return json.load(f)
 
 
+def _converged_values(record):
+  return [r['best_validation'] for r in record['seed_runs'] if r.get('converged')]
+
+
 def test_every_suite_workload_has_set_targets():
   suite = set(workloads.SUITES['cpu_qualification'])
   assert suite <= set(workloads.workload_names())
@@ -36,24 +45,65 @@ def test_every_suite_workload_has_set_targets():
     assert {r['algorithm'] for r in record['tuning_runs']} == set(target_setting.ALGORITHMS)
 
 
+@pytest.mark.parametrize('name', CALIBRATED)
+def test_every_target_rests_on_a_configuration_whose_seed_runs_converged(name):
+  """All seed runs converged, or the documented majority; the flags follow the rule."""
+  record = _record(name)
+  stability = record['stability']
+  values = [r['best_validation'] for r in record['seed_runs']]
+  flags = target_setting.converged(
+    values,
+    stability['untrained_validation'],
+    record['targets']['metric_direction'],
+    stability['converged_fraction'],
+  )
+  assert [r['converged'] for r in record['seed_runs']] == flags
+  assert stability['converged_seed_runs'] == sum(flags)
+  assert stability['seed_runs'] == len(values)
+  assert 2 * sum(flags) > len(values), f'{name}: only {sum(flags)}/{len(values)} converged'
+  if sum(flags) < len(values):  # The majority rule: no better candidate converged in all.
+    assert all(c['converged_seed_runs'] < len(values) for c in stability['rejected_candidates'])
+  for key in ('cpu.vendor', 'cpu.numeric_flags', 'xla.cpu_target', 'device.driver'):
+    assert key in record['machine'], (name, key)
+
+
+def test_stability_rule_by_hand():
+  # Untrained 0.9, best 0.1: a run converged when it is at most 0.9 - 0.9 * 0.8 = 0.18.
+  flags = target_setting.converged([0.1, 0.17, 0.19, None, float('nan')], 0.9, 'min', 0.9)
+  assert flags == [True, True, False, False, False]
+  assert target_setting.converged([0.95, 0.55], 0.5, 'max', 0.9) == [True, False]
+  assert target_setting.converged([0.9, 0.95], 0.9, 'min', 0.9) == [False, False]  # No gain.
+  stable = {'converged': 5}
+  assert target_setting.choose_stable([{'converged': 4}, stable], 5) is stable
+  best_majority = {'converged': 4}
+  assert target_setting.choose_stable([{'converged': 3}, best_majority], 5) is best_majority
+  assert target_setting.choose_stable([{'converged': 2}, {'converged': 1}], 5) is None
+
+
 @pytest.mark.slow
+@pytest.mark.numerics
 @pytest.mark.parametrize('name', CALIBRATED)
 def test_best_baseline_configuration_reaches_the_target(name, data_dir):
-  """The chosen configuration, with a committed seed that reached the target, reaches it again."""
+  """The chosen configuration, with a committed seed, lands within the record's spread.
+
+  The committed seed with the widest margin below the target is rerun on the committed step
+  budget. On the machine that set the target it reaches the target; elsewhere its best
+  validation metric must lie within the spread of the converged seed runs of the target.
+  """
   record = _record(name)
   entry = targets.workload_targets(name)
   direction = entry['metric_direction']
   target = entry['validation_target_value']
+  sign = 1.0 if direction == 'min' else -1.0
   reached = [
     r
     for r in record['seed_runs']
-    if r['best_validation'] is not None
-    and (r['best_validation'] <= target if direction == 'min' else r['best_validation'] >= target)
+    if r.get('converged') and sign * (r['best_validation'] - target) <= 0
   ]
   assert reached, 'by construction at least half of the seed runs reach the median'
-  # The committed seed with the widest margin: the median seed itself sits on the target, where
-  # float rounding (a jitted initialisation differs from eager Flax by an ulp) decides.
   run = max(reached, key=lambda r: abs(r['best_validation'] - target))
+  converged = _converged_values(record)
+  spread = max(converged) - min(converged)
   workload = workloads.get_workload(name, data_dir)
   submission = load_submission(os.path.join(REPO, 'submissions', run['algorithm'], 'submission.py'))
   budget = record['budget']
@@ -72,14 +122,21 @@ def test_best_baseline_configuration_reaches_the_target(name, data_dir):
         save_checkpoints=False,
       ),
     )
-  assert result.status == 'target_reached', (name, result.eval_results[-1])
+  key = f'validation/{entry["target_metric_name"]}'
+  values = [row[key] for row in result.eval_results]
+  best = min(values) if direction == 'min' else max(values)
+  assert sign * (best - target) <= spread, (name, best, target, spread)
 
 
 @pytest.mark.slow
+@pytest.mark.numerics
 def test_rerunning_the_committed_seed_runs_reproduces_the_target(data_dir):
+  """Every committed seed of mnist1d again: a majority converge, the median lands in spread."""
   name = 'mnist1d'
   record = _record(name)
   workload = workloads.get_workload(name, data_dir)
   report = target_setting.reproduce(workload, data_dir, record, log=lambda line: None)
-  noise = max(report['committed_spread'], 1e-9)
-  assert abs(report['reproduced_target'] - report['committed_target']) <= noise
+  assert 2 * report['converged'] > report['seed_runs'], report
+  converged = _converged_values(record)
+  noise = max(max(converged) - min(converged), 1e-9)
+  assert abs(report['reproduced_target'] - report['committed_target']) <= noise, report

@@ -255,6 +255,7 @@ def test_greedy_decoding_agrees_with_teacher_forced_exact_match():
 
 # ----- Training. -----
 @pytest.mark.slow
+@pytest.mark.numerics
 @pytest.mark.parametrize('name', NAMES)
 def test_nadamw_reaches_the_proposed_target(name, data_dir, monkeypatch):
   workload = workloads.get_workload(name, data_dir)
@@ -271,7 +272,7 @@ def test_nadamw_reaches_the_proposed_target(name, data_dir, monkeypatch):
       data_dir=data_dir,
       max_global_steps=PROPOSED[name]['step_hint'],
       eval_every_steps=100,
-      max_runtime_sec=120,
+      max_runtime_sec=1e9,  # Steps end the run, however slow the machine.
       save_checkpoints=False,
     ),
   )

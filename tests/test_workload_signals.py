@@ -254,6 +254,7 @@ def test_ctc_digits_wer_from_eval_outputs(data_dir):
 
 # ----- Training. -----
 @pytest.mark.slow
+@pytest.mark.numerics
 @pytest.mark.parametrize('name', ['fastmri1d', 'ctc_digits'])
 def test_nadamw_reaches_the_proposed_target(name, data_dir):
   w = workloads.get_workload(name, data_dir)
@@ -273,7 +274,7 @@ def test_nadamw_reaches_the_proposed_target(name, data_dir):
       data_dir=data_dir,
       max_global_steps=step_hint,
       eval_every_steps=step_hint // 8,
-      max_runtime_sec=300,
+      max_runtime_sec=1e9,  # Steps end the run, however slow the machine.
       save_checkpoints=False,
     ),
   )
