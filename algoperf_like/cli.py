@@ -398,6 +398,13 @@ def _set_targets_flags() -> absl_flags.FlagValues:
     flag_values=fv,
   )
   d.DEFINE_boolean(
+    'retime',
+    False,
+    'Rerun the committed seed runs of the chosen configuration to measure the budget and the '
+    'evaluation period again (on a quiet machine); targets stay as committed.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
     'reproduce',
     False,
     'Rerun the committed seed runs and compare with the '
@@ -443,6 +450,17 @@ def set_targets_command(argv: List[str]) -> int:
         + f' (spread of the committed seed runs {report["committed_spread"]:.3g}); '
         f'{report["converged"]}/{report["seed_runs"]} reruns converged'
       )
+      continue
+    if fv.retime:
+      path = target_setting.provenance_path(name)
+      if not os.path.exists(path):
+        raise UsageError(f'--retime: {path} does not exist (run set-targets first)')
+      with open(path) as f:
+        record = target_setting.retime(workload, fv.data_dir, json.load(f))
+      print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
+      if fv.commit:
+        target_setting.commit(record, str(targets_lib.TARGETS_FILE))
+        targets_lib.load_targets.cache_clear()
       continue
     if fv.budget_from_record:
       budget = _recorded_budget(fv, name, target_setting)
