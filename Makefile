@@ -22,7 +22,7 @@ SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"

@@ -165,7 +165,7 @@ def smoke_workloads(data_dir: str) -> list:
   a base/variant pair, as AlgoPerf's held-out variants are, so that
   ``get_batch_size`` and the training step meet a second workload name and model.
   """
-  import workloads
+  from algoperf_like import workloads
 
   return [workloads.get_workload(name, data_dir) for name in SMOKE_WORKLOADS]
 

@@ -183,9 +183,8 @@ def quiet_libraries() -> None:
 def run_command(argv: List[str]) -> int:
   fv = _run_flags()
   _parse(fv, argv)
-  import workloads
   from algoperf_like import search_space as search_space_lib
-  from algoperf_like import trial_plan
+  from algoperf_like import trial_plan, workloads
 
   if not fv.workload:
     raise UsageError(
@@ -291,7 +290,7 @@ def _make_executor(fv, root: str):
 
 def _run_plan(plan, fv, executor) -> int:
   from algoperf_like import monitor, runner, sweep
-  from workloads import targets
+  from algoperf_like.workloads import targets
 
   config = runner.RunConfig(
     data_dir=fv.data_dir,
@@ -336,8 +335,8 @@ def _run_plan(plan, fv, executor) -> int:
 def workloads_command(argv: List[str]) -> int:
   if argv:
     raise UsageError(f'workloads takes no arguments, got {argv[0]!r}')
-  import workloads
-  from workloads import targets
+  from algoperf_like import workloads
+  from algoperf_like.workloads import targets
 
   for name in workloads.workload_names():
     t = targets.workload_targets(name)
@@ -349,7 +348,7 @@ def workloads_command(argv: List[str]) -> int:
 
 
 def score_command(argv: List[str]) -> int:
-  from scoring import cli as scoring_cli
+  from algoperf_like.scoring import cli as scoring_cli
 
   return scoring_cli.main(argv)
 
@@ -417,8 +416,8 @@ def _set_targets_flags() -> absl_flags.FlagValues:
 def set_targets_command(argv: List[str]) -> int:
   fv = _set_targets_flags()
   _parse(fv, argv)
-  import workloads
-  from workloads import targets as targets_lib
+  from algoperf_like import workloads
+  from algoperf_like.workloads import targets as targets_lib
 
   if not fv.workload:
     raise UsageError(
@@ -483,7 +482,7 @@ def _recorded_budget(fv, name: str, target_setting):
 
 def _workload_names(value: str) -> List[str]:
   """Names from a comma-separated list of workloads and suites."""
-  import workloads
+  from algoperf_like import workloads
 
   names = []
   for item in (w.strip() for w in value.split(',')):

@@ -108,7 +108,7 @@ class WorkloadConstants:
   """Everything about a workload that is a number, not code.
 
   Targets and budgets come from ``workloads/targets.json`` (see
-  ``workloads.targets``); example counts and batch sizes from the workload.
+  ``algoperf_like.workloads.targets``); example counts and batch sizes from the workload.
   """
 
   name: str

@@ -36,7 +36,7 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
 
   Importable by name and picklable, so every executor runs trials the same way.
   """
-  import workloads
+  from algoperf_like import workloads
   from algoperf_like.runner import train_once
   from algoperf_like.submission import load_submission
 

@@ -29,9 +29,9 @@ import optax
 
 from algoperf_like import runner, search_space
 from algoperf_like import submission as submission_lib
-from submissions import shared
-from workloads import get_workload
-from workloads.common import input_pipeline
+from algoperf_like.submissions import shared
+from algoperf_like.workloads import get_workload
+from algoperf_like.workloads.common import input_pipeline
 
 HPARAMS = {
   'learning_rate': 2e-3,

@@ -1,4 +1,4 @@
-"""Command line: ``python -m scoring`` / ``algoperf-like score``.
+"""Command line: ``python -m algoperf_like.scoring`` / ``algoperf-like score``.
 
 ``main(argv) -> int``: 0 on success, 2 on bad input (one-line message on
 stderr, no traceback).  Warnings about untidy logs go to stderr as

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-import workloads
-from workloads.common import tfds_data
-from workloads.mnist1d import dataset
-from workloads.mnist1d import selection_variants as sv
+from algoperf_like import workloads
+from algoperf_like.workloads.common import tfds_data
+from algoperf_like.workloads.mnist1d import dataset
+from algoperf_like.workloads.mnist1d import selection_variants as sv
 
 
 def _train_split():

@@ -9,13 +9,16 @@ import numpy as np
 import optax
 import pytest
 
-import workloads
-from algoperf_like import runner, search_space, spec
+from algoperf_like import runner, search_space, spec, workloads
 from algoperf_like import submission as submission_lib
-from submissions import shared
-from workloads.common import tfds_data
-from workloads.scan_transformer import dataset
-from workloads.scan_transformer.workload import exact_match, sequence_cross_entropy, sequence_sums
+from algoperf_like.submissions import shared
+from algoperf_like.workloads.common import tfds_data
+from algoperf_like.workloads.scan_transformer import dataset
+from algoperf_like.workloads.scan_transformer.workload import (
+  exact_match,
+  sequence_cross_entropy,
+  sequence_sums,
+)
 
 NAMES = ('scan_transformer', 'scan_transformer_post_ln')
 NADAMW_PATH = os.path.join(

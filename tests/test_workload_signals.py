@@ -10,12 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import workloads
-from algoperf_like import runner, search_space, spec
+from algoperf_like import runner, search_space, spec, workloads
 from algoperf_like import submission as submission_lib
-from workloads.common import layers, losses, metrics, mnist1d_signals, tfds_data
-from workloads.ctc_digits import dataset as ctc_dataset
-from workloads.fastmri1d import dataset as mri_dataset
+from algoperf_like.workloads.common import layers, losses, metrics, mnist1d_signals, tfds_data
+from algoperf_like.workloads.ctc_digits import dataset as ctc_dataset
+from algoperf_like.workloads.fastmri1d import dataset as mri_dataset
 
 NAMES = ('fastmri1d', 'fastmri1d_tanh', 'ctc_digits', 'ctc_digits_gelu')
 # Proposed targets.json entries (targets.json still holds placeholders).

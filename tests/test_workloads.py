@@ -4,9 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-import workloads
-from algoperf_like import spec
-from workloads.common import tfds_data
+from algoperf_like import spec, workloads
+from algoperf_like.workloads.common import tfds_data
 
 
 @pytest.fixture(scope='module', params=workloads.workload_names())

@@ -10,21 +10,21 @@ import importlib
 
 # name -> "module:class". Variants are separate entries with their own targets.
 REGISTRY = {
-  'mnist1d': 'workloads.mnist1d.workload:Mnist1dWorkload',
-  'mnist1d_gelu': 'workloads.mnist1d.workload:Mnist1dGeluWorkload',
-  'mnist1d_label_noise': 'workloads.mnist1d.workload:Mnist1dLabelNoiseWorkload',
-  'mnist1d_imbalanced': 'workloads.mnist1d.workload:Mnist1dImbalancedWorkload',
-  'mnist1d_duplicates': 'workloads.mnist1d.workload:Mnist1dDuplicatesWorkload',
-  'ogbg_motifs': 'workloads.ogbg_motifs.workload:OgbgMotifsWorkload',
-  'ogbg_motifs_gelu': 'workloads.ogbg_motifs.workload:OgbgMotifsGeluWorkload',
-  'criteo_synth': 'workloads.criteo_synth.workload:CriteoSynthWorkload',
-  'criteo_synth_layernorm': 'workloads.criteo_synth.workload:CriteoSynthLayerNormWorkload',
-  'fastmri1d': 'workloads.fastmri1d.workload:Fastmri1dWorkload',
-  'fastmri1d_tanh': 'workloads.fastmri1d.workload:Fastmri1dTanhWorkload',
-  'ctc_digits': 'workloads.ctc_digits.workload:CtcDigitsWorkload',
-  'ctc_digits_gelu': 'workloads.ctc_digits.workload:CtcDigitsGeluWorkload',
-  'scan_transformer': 'workloads.scan_transformer.workload:ScanTransformerWorkload',
-  'scan_transformer_post_ln': 'workloads.scan_transformer.workload:ScanTransformerPostLnWorkload',
+  'mnist1d': 'algoperf_like.workloads.mnist1d.workload:Mnist1dWorkload',
+  'mnist1d_gelu': 'algoperf_like.workloads.mnist1d.workload:Mnist1dGeluWorkload',
+  'mnist1d_label_noise': 'algoperf_like.workloads.mnist1d.workload:Mnist1dLabelNoiseWorkload',
+  'mnist1d_imbalanced': 'algoperf_like.workloads.mnist1d.workload:Mnist1dImbalancedWorkload',
+  'mnist1d_duplicates': 'algoperf_like.workloads.mnist1d.workload:Mnist1dDuplicatesWorkload',
+  'ogbg_motifs': 'algoperf_like.workloads.ogbg_motifs.workload:OgbgMotifsWorkload',
+  'ogbg_motifs_gelu': 'algoperf_like.workloads.ogbg_motifs.workload:OgbgMotifsGeluWorkload',
+  'criteo_synth': 'algoperf_like.workloads.criteo_synth.workload:CriteoSynthWorkload',
+  'criteo_synth_layernorm': 'algoperf_like.workloads.criteo_synth.workload:CriteoSynthLayerNormWorkload',
+  'fastmri1d': 'algoperf_like.workloads.fastmri1d.workload:Fastmri1dWorkload',
+  'fastmri1d_tanh': 'algoperf_like.workloads.fastmri1d.workload:Fastmri1dTanhWorkload',
+  'ctc_digits': 'algoperf_like.workloads.ctc_digits.workload:CtcDigitsWorkload',
+  'ctc_digits_gelu': 'algoperf_like.workloads.ctc_digits.workload:CtcDigitsGeluWorkload',
+  'scan_transformer': 'algoperf_like.workloads.scan_transformer.workload:ScanTransformerWorkload',
+  'scan_transformer_post_ln': 'algoperf_like.workloads.scan_transformer.workload:ScanTransformerPostLnWorkload',
 }
 
 
