@@ -10,9 +10,9 @@ Checks, in order (rule ids as in :data:`algoperf_like.static_rules.RULES`):
 3. ``search-space``: external tuning ships a valid ``tuning_search_space.json``,
    self-tuning ships none;
 4. ``smoke``: unless ``--no_smoke`` or an earlier check failed, the real runner
-   trains the submission for 20 steps on two CPU workloads (see
-   :func:`smoke_workloads`) with the first point of its search space (None under
-   self-tuning); it fails on any exception, non-finite metrics or parameters, or
+   trains the submission for 20 steps on the registry's ``smoke`` suite (two CPU
+   workloads, see :func:`smoke_workloads`) with the first point of its search space
+   (None under self-tuning); it fails on any exception, non-finite metrics or parameters, or
    ``update_params``/``prepare_for_eval`` returning parameters of another
    structure, shape or dtype.
 
@@ -48,7 +48,7 @@ UNSAFE_TO_IMPORT = frozenset({'io', 'processes', 'monkeypatch', 'dynamic-code'})
 SMOKE_STEPS = 20
 SMOKE_EVAL_EVERY = 10
 SMOKE_SEED = 0
-SMOKE_WORKLOADS = ('mnist1d', 'mnist1d_gelu')
+SMOKE_SUITE = 'smoke'
 
 
 class BadInput(Exception):
@@ -158,16 +158,10 @@ def _check_search_space(submission_dir: str, ruleset: str):
 
 
 def smoke_workloads(data_dir: str) -> list:
-  """The two CPU workloads of the smoke run (:data:`SMOKE_WORKLOADS`), from the registry.
+  """The workloads of the smoke run: the registry's ``smoke`` suite (see its comment)."""
+  from algoperf_like import registry
 
-  ``mnist1d`` and its variant ``mnist1d_gelu`` (GELU activations, a name of its
-  own): the smallest registered workloads (seconds to set up, shared data), and
-  a base/variant pair, as AlgoPerf's held-out variants are, so that
-  ``get_batch_size`` and the training step meet a second workload name and model.
-  """
-  from algoperf_like import workloads
-
-  return [workloads.get_workload(name, data_dir) for name in SMOKE_WORKLOADS]
+  return [registry.get_workload(name, data_dir) for name in registry.SUITES[SMOKE_SUITE]]
 
 
 class MalformedStateError(Exception):

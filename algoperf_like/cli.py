@@ -183,13 +183,11 @@ def quiet_libraries() -> None:
 def run_command(argv: List[str]) -> int:
   fv = _run_flags()
   _parse(fv, argv)
+  from algoperf_like import registry, trial_plan
   from algoperf_like import search_space as search_space_lib
-  from algoperf_like import trial_plan, workloads
 
   if not fv.workload:
-    raise UsageError(
-      '--workload is required (known: ' + ', '.join(workloads.workload_names()) + ')'
-    )
+    raise UsageError('--workload is required (known: ' + ', '.join(registry.workload_names()) + ')')
   if not fv.submission_path:
     raise UsageError('--submission_path is required')
   names = _workload_names(fv.workload)
@@ -335,10 +333,10 @@ def _run_plan(plan, fv, executor) -> int:
 def workloads_command(argv: List[str]) -> int:
   if argv:
     raise UsageError(f'workloads takes no arguments, got {argv[0]!r}')
-  from algoperf_like import workloads
+  from algoperf_like import registry
   from algoperf_like.workloads import targets
 
-  for name in workloads.workload_names():
+  for name in registry.workload_names():
     t = targets.workload_targets(name)
     print(
       f'{name}: validation/{t["target_metric_name"]} target {t["validation_target_value"]} '
@@ -416,19 +414,17 @@ def _set_targets_flags() -> absl_flags.FlagValues:
 def set_targets_command(argv: List[str]) -> int:
   fv = _set_targets_flags()
   _parse(fv, argv)
-  from algoperf_like import workloads
+  from algoperf_like import registry
   from algoperf_like.workloads import targets as targets_lib
 
   if not fv.workload:
-    raise UsageError(
-      '--workload is required (known: ' + ', '.join(workloads.workload_names()) + ')'
-    )
+    raise UsageError('--workload is required (known: ' + ', '.join(registry.workload_names()) + ')')
   names = _workload_names(fv.workload)
   quiet_libraries()
   from algoperf_like import target_setting
 
   for name in names:
-    workload = workloads.get_workload(name, fv.data_dir)
+    workload = registry.get_workload(name, fv.data_dir)
     if fv.reproduce:
       path = target_setting.provenance_path(name)
       if not os.path.exists(path):
@@ -482,35 +478,27 @@ def _recorded_budget(fv, name: str, target_setting):
 
 def _workload_names(value: str) -> List[str]:
   """Names from a comma-separated list of workloads and suites."""
-  from algoperf_like import workloads
+  from algoperf_like import registry
 
-  names = []
-  for item in (w.strip() for w in value.split(',')):
-    if not item:
-      continue
-    expanded = workloads.SUITES.get(item, [item])
-    for name in expanded:
-      if name not in workloads.REGISTRY:
-        raise UsageError(
-          f'--workload: unknown workload {name!r} (known: '
-          f'{", ".join(workloads.workload_names())}; suites: '
-          f'{", ".join(sorted(workloads.SUITES))})'
-        )
-      if name not in names:
-        names.append(name)
-  return names
+  try:
+    return registry.expand_workloads(value)
+  except registry.UnknownWorkloadError as e:
+    raise UsageError(f'--workload: {e}') from None
 
 
 def suite_command(argv: List[str]) -> int:
+  from algoperf_like import registry
+
   fv = absl_flags.FlagValues()
   d = absl_flags
   d.DEFINE_string(
-    'workload', 'cpu_qualification', 'Suite or workloads, comma-separated.', flag_values=fv
+    'workload', registry.DEFAULT_SUITE, 'Suite or workloads, comma-separated.', flag_values=fv
   )
   d.DEFINE_string(
     'submissions',
-    ','.join(('adamw', 'nadamw', 'nesterov', 'momentum')),
-    'Submission folders under submissions/, comma-separated.',
+    registry.DEFAULT_SUBMISSIONS,
+    'Baselines (by name) or groups of them, comma-separated; groups: '
+    + '; '.join(f'{g} = {",".join(n)}' for g, n in sorted(registry.SUBMISSION_GROUPS.items())),
     flag_values=fv,
   )
   d.DEFINE_boolean(
@@ -565,14 +553,12 @@ def suite_command(argv: List[str]) -> int:
   )
   _parse(fv, argv)
   names = _workload_names(fv.workload)
-  subs = [s.strip() for s in fv.submissions.split(',') if s.strip()]
+  try:
+    subs = registry.expand_submissions(fv.submissions)
+  except registry.UnknownSubmissionError as e:
+    raise UsageError(f'--submissions: no submissions/{e.args[1]}/submission.py') from None
   from algoperf_like import suite
 
-  for name in subs:
-    if not os.path.isfile(
-      os.path.join(suite.target_setting.REPO, 'submissions', name, 'submission.py')
-    ):
-      raise UsageError(f'--submissions: no submissions/{name}/submission.py')
   try:
     plan = suite.plan_suite(
       names,

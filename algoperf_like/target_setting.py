@@ -46,13 +46,13 @@ import os
 import statistics
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from algoperf_like import environment, search_space, trial_logs
+from algoperf_like import environment, registry, search_space, trial_logs
 from algoperf_like.runner import RunConfig, train_once
 from algoperf_like.submission import load_submission
 from algoperf_like.trial_plan import derive_trial_seed
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALGORITHMS = ('adamw', 'nadamw', 'nesterov', 'momentum')
+ALGORITHMS = registry.submission_group('target_setting')
 EVAL_SHARE = 0.15
 # ...but no shorter than this: the cheapest evaluations (criteo_synth, a few ms) would
 # otherwise come every few dozen steps, each with its log row and progress line.
@@ -113,7 +113,7 @@ def _run(
   data_dir: str,
 ) -> Dict[str, Any]:
   """One run on the step budget; its best validation eval and its curve."""
-  submission = load_submission(os.path.join(REPO, 'submissions', algorithm, 'submission.py'))
+  submission = load_submission(registry.submission_path(algorithm))
   config = RunConfig(
     data_dir=data_dir,
     max_global_steps=budget.steps,
@@ -184,9 +184,7 @@ def set_targets(
     budget = dataclasses.replace(budget, step_hint=workload.step_hint)
   tuning: List[Dict[str, Any]] = []
   for algorithm in budget.algorithms:
-    space = search_space.load_search_space(
-      os.path.join(REPO, 'submissions', algorithm, 'tuning_search_space.json')
-    )
+    space = search_space.load_search_space(registry.search_space_path(algorithm))
     for i, point in enumerate(search_space.quasirandom_points(space, budget.trials)):
       seed = derive_trial_seed(budget.rng_seed, name, 0, i + 1, salt=ALGORITHMS.index(algorithm))
       run = _run(workload, algorithm, point, seed, budget, data_dir)

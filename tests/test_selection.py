@@ -51,7 +51,7 @@ def _hparams(name, **overrides):
 
 
 def _mnist1d(data_dir):
-  from algoperf_like import workloads
+  from algoperf_like import registry as workloads
 
   return workloads.get_workload('mnist1d', data_dir)
 

@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from algoperf_like import search_space, target_setting, workloads
+from algoperf_like import registry as workloads
+from algoperf_like import search_space, target_setting
 from algoperf_like.runner import RunConfig, train_once
 from algoperf_like.submission import load_submission
 from algoperf_like.workloads import targets

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from algoperf_like import runner, search_space, spec, submission, workloads
+from algoperf_like import registry, runner, search_space, spec, submission
 from algoperf_like.workloads import targets
 from algoperf_like.workloads.common import average_precision, losses, tfds_data
 from algoperf_like.workloads.criteo_synth import dataset as criteo_data
@@ -52,7 +52,7 @@ def make_workload(monkeypatch, data_dir):
     return original(name if name in known else BASE.get(name, name))
 
   monkeypatch.setattr(targets, 'workload_targets', workload_targets)
-  return lambda name: workloads.get_workload(name, data_dir)
+  return lambda name: registry.get_workload(name, data_dir)
 
 
 # ----- Data. -----
