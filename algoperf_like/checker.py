@@ -32,6 +32,7 @@ import sys
 import traceback
 from typing import Any, List, Optional
 
+from algoperf_like import spec
 from algoperf_like.search_space import (
   SearchSpaceError,
   load_search_space,
@@ -43,7 +44,6 @@ from algoperf_like.submission import SubmissionError, load_submission
 
 SUBMISSION_FILE = 'submission.py'
 SEARCH_SPACE_FILE = 'tuning_search_space.json'
-DEFAULT_DATA_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'algoperf_like', 'data')
 UNSAFE_TO_IMPORT = frozenset({'io', 'processes', 'monkeypatch', 'dynamic-code'})
 SMOKE_STEPS = 20
 SMOKE_EVAL_EVERY = 10
@@ -305,7 +305,7 @@ def check_submission(
   elif any(r.status == 'FAIL' for r in results) or submission is None:
     results.append(CheckResult('smoke', 'SKIP', 'skipped: fix the violations above first'))
   else:
-    results.append(_check_smoke(submission, space, ruleset, data_dir or DEFAULT_DATA_DIR))
+    results.append(_check_smoke(submission, space, ruleset, data_dir or spec.DEFAULT_DATA_DIR))
   results.sort(key=lambda r: list(RULES).index(r.rule))  # api, search-space, static, smoke.
   return Report(submission_dir, ruleset, results)
 

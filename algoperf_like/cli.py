@@ -15,6 +15,8 @@ from typing import List, Optional
 
 from absl import flags as absl_flags
 
+from algoperf_like.spec import DEFAULT_DATA_DIR
+
 USAGE = """usage: algoperf-like COMMAND [FLAGS]
 
 commands:
@@ -26,8 +28,6 @@ commands:
   set-targets set a workload's targets and budgets by AlgoPerf's procedure
 
 'algoperf-like COMMAND --help' shows the flags of a command."""
-
-DEFAULT_DATA_DIR = os.path.join('~', '.cache', 'algoperf_like', 'data')
 
 
 class UsageError(Exception):
@@ -287,7 +287,7 @@ def _make_executor(fv, root: str):
 
 
 def _run_plan(plan, fv, executor) -> int:
-  from algoperf_like import monitor, runner, sweep
+  from algoperf_like import monitor, runner, spec, sweep
   from algoperf_like.workloads import targets
 
   config = runner.RunConfig(
@@ -302,7 +302,7 @@ def _run_plan(plan, fv, executor) -> int:
   finished, to_run = sweep.split_finished(plan)
   for trial in finished:
     print(f'[{sweep.trial_label(trial)}] finished earlier: skipped', file=sys.stderr)
-  budget_factor = runner.SELF_TUNING_BUDGET_FACTOR if fv.tuning_ruleset == 'self' else 1.0
+  budget_factor = spec.SELF_TUNING_BUDGET_FACTOR if fv.tuning_ruleset == 'self' else 1.0
   workload_info = {}
   for name in {t.workload for t in plan}:
     t = targets.workload_targets(name)

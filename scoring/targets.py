@@ -36,6 +36,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from algoperf_like.spec import SELF_TUNING_BUDGET_FACTOR
+
 from .errors import TargetsError
 
 #: Direction of every known metric, keyed by exact metric name: True = minimize.
@@ -51,6 +53,8 @@ METRIC_DIRECTION: dict[str, bool] = {
   'perplexity': True,
   'mse': True,
   'mae': True,
+  'mean_squared_error': True,
+  'mean_absolute_error': True,
   # maximized
   'accuracy': False,
   'mean_average_precision': False,
@@ -90,7 +94,7 @@ class Targets:
   base: tuple[str, ...]
   held_out: tuple[str, ...] = ()
   version: str | None = None
-  self_tuning_factor: float = 1.5
+  self_tuning_factor: float = SELF_TUNING_BUDGET_FACTOR
   path: str = ''
   extra: dict = field(default_factory=dict)
 
