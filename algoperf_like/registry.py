@@ -29,6 +29,7 @@ import hashlib
 import importlib
 import importlib.resources
 import importlib.util
+import inspect
 import os
 import sys
 from types import ModuleType
@@ -130,11 +131,21 @@ def register_workload(name: str, factory: WorkloadFactory, *, replace: bool = Fa
     replace: allow replacing an existing entry (otherwise a name collision is an error,
       so that a plug-in cannot shadow a built-in workload by accident).
   """
-  if name in WORKLOADS and not replace and WORKLOADS[name] != factory:
+  if name in WORKLOADS and not replace and not _same(WORKLOADS[name], factory):
     raise ValueError(f'workload {name!r} is already registered ({WORKLOADS[name]!r})')
   if name in SUITES:
     raise ValueError(f'{name!r} is the name of a suite')
   WORKLOADS[name] = factory
+
+
+def _same(a: WorkloadFactory, b: WorkloadFactory) -> bool:
+  """The same factory, also when one file was imported under two module names."""
+  if a == b:
+    return True
+  try:
+    return a.__qualname__ == b.__qualname__ and inspect.getsourcefile(a) == inspect.getsourcefile(b)
+  except (AttributeError, TypeError):
+    return False
 
 
 def register_suite(name: str, workloads: Sequence[str], *, replace: bool = False) -> None:

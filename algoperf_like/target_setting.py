@@ -33,14 +33,18 @@ it is deterministic on CPU:
    training time (the reruns' median cost of one evaluation / 0.15), at least 0.2 s.
 
 The result, with every run's configuration, seed and numbers and the
-machine's fingerprint, goes to ``workloads/target_setting/<workload>.json``
-and the targets into ``workloads/targets.json``.
+machine's fingerprint, goes to ``<output_dir>/target_setting/<workload>.json``
+and the targets into ``<output_dir>/targets.json`` (see :func:`commit`); the
+committed ones are package data of ``algoperf_like.workloads`` (the repository's
+``workloads/`` folder).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.resources
+import json
 import math
 import os
 import statistics
@@ -51,7 +55,6 @@ from algoperf_like.runner import RunConfig, train_once
 from algoperf_like.submission import load_submission
 from algoperf_like.trial_plan import derive_trial_seed
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALGORITHMS = registry.submission_group('target_setting')
 EVAL_SHARE = 0.15
 # ...but no shorter than this: the cheapest evaluations (criteo_synth, a few ms) would
@@ -336,16 +339,26 @@ def eval_period(eval_seconds: float) -> float:
 
 
 def provenance_path(name: str) -> str:
-  return os.path.join(REPO, 'workloads', 'target_setting', f'{name}.json')
+  """The committed provenance record of ``name``: package data (it may not exist)."""
+  return str(
+    importlib.resources.files('algoperf_like.workloads') / 'target_setting' / f'{name}.json'
+  )
 
 
-def commit(record: Dict[str, Any], targets_file: str) -> None:
-  """Write the provenance file and the workload's entry of ``targets.json``."""
-  import json
+def commit(record: Dict[str, Any], output_dir: str) -> None:
+  """Write the provenance file and the workload's entry of ``targets.json`` into ``output_dir``.
 
-  os.makedirs(os.path.dirname(provenance_path(record['workload'])), exist_ok=True)
-  trial_logs.write_json(provenance_path(record['workload']), record)
-  with open(targets_file) as f:
+  ``output_dir/target_setting/<workload>.json`` gets the record, and ``output_dir/targets.json``
+  the workload's entry, its other entries kept from the file there or, when there is none,
+  from the committed targets. In the repository ``output_dir=workloads`` commits them.
+  """
+  from algoperf_like.workloads import targets as targets_lib
+
+  provenance = os.path.join(output_dir, 'target_setting', f'{record["workload"]}.json')
+  os.makedirs(os.path.dirname(provenance), exist_ok=True)
+  trial_logs.write_json(provenance, record)
+  targets_file = os.path.join(output_dir, 'targets.json')
+  with open(targets_file if os.path.exists(targets_file) else targets_lib.TARGETS_FILE) as f:
     all_targets = json.load(f)
   entry = dict(record['targets'])
   entry['provenance'] = (
