@@ -95,3 +95,41 @@ def test_wheel_carries_the_package_data(wheel):
     expected += [f'algoperf_like/{relative}/{n}' for n in names if n.endswith('.json')]
   missing = [name for name in expected if name not in wheel]
   assert not missing, missing
+
+
+def _dependencies():
+  import tomllib
+
+  from packaging.requirements import Requirement
+
+  with open(os.path.join(REPO, 'pyproject.toml'), 'rb') as f:
+    project = tomllib.load(f)['project']
+  return [Requirement(r) for r in project['dependencies']], project['optional-dependencies']
+
+
+@pytest.mark.parametrize(
+  'platform,machine,expected',
+  [
+    ('linux', 'x86_64', 'tensorflow-cpu'),
+    ('win32', 'AMD64', 'tensorflow-cpu'),
+    ('linux', 'aarch64', 'tensorflow'),  # GH200 and other ARM hosts.
+    ('darwin', 'arm64', 'tensorflow'),  # Apple silicon.
+  ],
+)
+def test_exactly_one_tensorflow_wherever_jax_installs(platform, machine, expected):
+  requirements, _ = _dependencies()
+  environment = {'sys_platform': platform, 'platform_machine': machine}
+  chosen = [
+    r.name
+    for r in requirements
+    if r.name.startswith('tensorflow') and r.name != 'tensorflow-datasets'
+    if r.marker is None or r.marker.evaluate(environment)
+  ]
+  assert chosen == [expected]
+
+
+def test_slurm_is_an_extra_and_algoperf_submissions_find_their_imports():
+  requirements, extras = _dependencies()
+  names = {r.name for r in requirements}
+  assert 'submitit' not in names and any(e.startswith('submitit') for e in extras['slurm'])
+  assert {'chex', 'jraph'} <= names
