@@ -44,6 +44,33 @@ def test_nothing_imports_a_folder_by_its_repository_name():
   assert not stale, stale
 
 
+def test_every_name_imported_from_the_package_exists():
+  """``from algoperf_like.x import y`` everywhere (benchmarks and test data too) resolves."""
+  import importlib
+
+  wanted = set()
+  for path in _source_files():
+    with open(path, encoding='utf-8') as f:
+      tree = ast.parse(f.read(), filename=path)
+    for node in ast.walk(tree):
+      if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        if node.module.split('.')[0] == 'algoperf_like':
+          wanted |= {(node.module, a.name, os.path.relpath(path, REPO)) for a in node.names}
+      elif isinstance(node, ast.Import):
+        wanted |= {(a.name, None, os.path.relpath(path, REPO)) for a in node.names}
+  missing = []
+  for module, name, where in sorted(wanted, key=str):
+    if module.split('.')[0] != 'algoperf_like':
+      continue
+    try:
+      imported = importlib.import_module(module)
+      if name is not None and not hasattr(imported, name):
+        importlib.import_module(f'{module}.{name}')
+    except ImportError as e:
+      missing.append(f'{where}: {module} {name}: {e}')
+  assert not missing, missing
+
+
 def _copy_tree(dest):
   """The files a fresh clone of this working tree has (tracked and untracked, not ignored)."""
   listed = subprocess.run(
@@ -133,3 +160,16 @@ def test_slurm_is_an_extra_and_algoperf_submissions_find_their_imports():
   names = {r.name for r in requirements}
   assert 'submitit' not in names and any(e.startswith('submitit') for e in extras['slurm'])
   assert {'chex', 'jraph'} <= names
+
+
+def test_scoring_with_the_default_targets_imports_no_workload_code(tmp_path):
+  """Reading this project's targets (package data) runs no workload module and no JAX."""
+  code = (
+    'import sys; from algoperf_like import scoring; t = scoring.load_targets(); '
+    "assert 'mnist1d' in t.workloads; "
+    "bad = [m for m in ('jax', 'tensorflow', 'flax') if m in sys.modules]; "
+    'assert not bad, bad; '
+    "below = [m for m in sys.modules if m.startswith('algoperf_like.workloads.')]; "
+    'assert not below, below'
+  )
+  subprocess.run([sys.executable, '-c', code], cwd=tmp_path, check=True)
