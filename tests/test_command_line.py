@@ -26,6 +26,17 @@ FLAG_SETS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def registry_as_it_was(monkeypatch):
+  """Each test registers its own workloads: the registry and the imported modules are restored."""
+  modules = set(sys.modules)
+  monkeypatch.setattr(registry, 'WORKLOADS', dict(registry.WORKLOADS))
+  yield
+  for name in set(sys.modules) - modules:
+    if name.startswith('_algoperf_like_workloads_') or name == 'tests.user_workload':
+      del sys.modules[name]
+
+
 @pytest.mark.parametrize('command', ['run', 'suite', 'score', 'check', 'workloads', 'set-targets'])
 def test_help_goes_to_stdout_and_exits_0(command, capsys):
   assert cli.main([command, '--help']) == 0

@@ -37,7 +37,7 @@ def test_every_registered_workload_resolves_to_a_workload_class():
   from algoperf_like import spec
 
   for name, factory in registry.WORKLOADS.items():
-    cls = registry._resolve(factory)
+    cls = registry._resolve(factory) if isinstance(factory, str) else factory
     assert issubclass(cls, spec.Workload), name
 
 
