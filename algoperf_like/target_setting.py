@@ -234,19 +234,13 @@ def set_targets(
   valid = [r for r in reruns if r['best_validation'] is not None]
   validation_target = statistics.median(r['best_validation'] for r in valid)
   test_values = [r['test_at_best'] for r in valid if r['test_at_best'] is not None]
-  reach = [_first_reaching(r['curve'], validation_target, direction) for r in valid]
-  reach = [c for c in reach if c is not None]
-  steps_to_target = int(statistics.median(c['global_step'] for c in reach))
-  time_to_target = statistics.median(c['submission_time'] for c in reach)
-  eval_seconds = statistics.median(r['eval_seconds_per_eval'] for r in valid)
+  steps_to_target, time_to_target, eval_seconds = _timing(valid, validation_target, direction)
   targets = {
     'target_metric_name': workload.target_metric_name,
     'metric_direction': direction,
     'validation_target_value': round(validation_target, 6),
     'test_target_value': round(statistics.median(test_values), 6) if test_values else None,
-    'max_allowed_runtime_sec': int(
-      math.ceil(max(RUNTIME_FACTOR * time_to_target, MIN_RUNTIME_SEC))
-    ),
+    'max_allowed_runtime_sec': runtime_budget(time_to_target),
     'eval_period_time_sec': eval_period(eval_seconds),
     'step_hint': budget.step_hint,
   }
@@ -331,6 +325,73 @@ def untrained_validation(workload, rng_seed: int, data_dir: str) -> float:
     workload.eval_batch_size, params, model_state, init_key, data_dir, None, 0
   )
   return float(result[f'validation/{workload.target_metric_name}'])
+
+
+def _timing(runs: List[Dict[str, Any]], target: float, direction: str):
+  """Median steps and submission seconds to ``target``, and median seconds per evaluation."""
+  reach = [_first_reaching(r['curve'], target, direction) for r in runs]
+  reach = [c for c in reach if c is not None]
+  return (
+    int(statistics.median(c['global_step'] for c in reach)),
+    statistics.median(c['submission_time'] for c in reach),
+    statistics.median(r['eval_seconds_per_eval'] for r in runs),
+  )
+
+
+def runtime_budget(time_to_target: float) -> int:
+  """``max_allowed_runtime_sec`` from the reruns' median time to the target."""
+  return int(math.ceil(max(RUNTIME_FACTOR * time_to_target, MIN_RUNTIME_SEC)))
+
+
+def retime(
+  workload, data_dir: str, record: Dict[str, Any], log: Callable[[str], None] = print
+) -> Dict[str, Any]:
+  """Measure the time-derived numbers of ``record`` again; targets and choices stay.
+
+  The budget and the evaluation period come from wall-clock times, which another job on
+  the machine inflates while the step-based results stay the same. This reruns the chosen
+  configuration's seed runs on this machine and recomputes ``max_allowed_runtime_sec``,
+  ``eval_period_time_sec`` and the median time and steps to the target from them.
+
+  Returns:
+    A new record: the same targets, with the two budgets, the medians and a ``retimed``
+    entry (this machine's fingerprint, the runs' times) replaced or added.
+  """
+  budget = Budget(**dict(record['budget'], algorithms=tuple(record['budget']['algorithms'])))
+  targets = dict(record['targets'])
+  runs = []
+  for run in record['seed_runs']:
+    again = _run(
+      workload, run['algorithm'], run['hyperparameters'], run['rng_seed'], budget, data_dir
+    )
+    log(
+      f'[{record["workload"]}] retime seed {run["rng_seed"]}: '
+      f'{again["submission_seconds"]} s submission time'
+    )
+    if again['best_validation'] is not None:
+      runs.append(again)
+  steps, seconds, eval_seconds = _timing(
+    runs, targets['validation_target_value'], targets['metric_direction']
+  )
+  targets['max_allowed_runtime_sec'] = runtime_budget(seconds)
+  targets['eval_period_time_sec'] = eval_period(eval_seconds)
+  return dict(
+    record,
+    targets=targets,
+    median_time_to_target_sec=seconds,
+    median_steps_to_target=steps,
+    retimed={
+      'note': 'max_allowed_runtime_sec, eval_period_time_sec and the medians were measured '
+      "again by set-targets --retime (the chosen configuration's seed runs rerun); the "
+      'targets and every choice of the procedure are those of the original runs.',
+      'before': {
+        k: record['targets'][k] for k in ('max_allowed_runtime_sec', 'eval_period_time_sec')
+      },
+      'submission_seconds': [r['submission_seconds'] for r in runs],
+      'eval_seconds_per_eval': [r['eval_seconds_per_eval'] for r in runs],
+      'machine': environment.fingerprint(),
+    },
+  )
 
 
 def eval_period(eval_seconds: float) -> float:

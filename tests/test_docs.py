@@ -34,4 +34,10 @@ def test_readme_targets_table_matches_targets_json():
     assert int(cells[5]) == entry['step_hint'], name
     assert float(cells[6]) == entry['eval_period_time_sec'], name
     with open(os.path.join(REPO, 'workloads', 'target_setting', f'{name}.json')) as f:
-      assert cells[7] == json.load(f)['best']['algorithm'], name
+      record = json.load(f)
+    assert cells[7] == record['best']['algorithm'], name
+    stability = record['stability']
+    assert cells[8].startswith(
+      f'{stability["converged_seed_runs"]}/{stability["seed_runs"]} '
+      f'(candidate {stability["candidate_rank"]})'
+    ), name

@@ -68,6 +68,13 @@ def define_flags() -> absl_flags.FlagValues:
     flag_values=fv,
   )
   d.DEFINE_boolean(
+    'retime',
+    False,
+    'Rerun the committed seed runs of the chosen configuration to measure the budget and the '
+    'evaluation period again (on a quiet machine); targets stay as committed.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
     'reproduce',
     False,
     'Rerun the committed seed runs and compare with the '
@@ -126,6 +133,15 @@ def main(argv: List[str]) -> int:
         f'{report["converged"]}/{report["seed_runs"]} reruns converged'
       )
       continue
+    if fv.retime:
+      path = target_setting.provenance_path(name)
+      if not os.path.exists(path):
+        raise UsageError(f'--retime: {path} does not exist (run set-targets first)')
+      with open(path) as f:
+        record = target_setting.retime(workload, fv.data_dir, json.load(f))
+      print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
+      _commit(fv, record, target_setting, targets_lib)
+      continue
     if fv.budget_from_record:
       budget = _recorded_budget(fv, name, target_setting)
     else:
@@ -142,11 +158,15 @@ def main(argv: List[str]) -> int:
       )
     record = target_setting.set_targets(workload, fv.data_dir, budget)
     print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
-    if fv.commit:
-      target_setting.commit(record, fv.output_dir)
-      targets_lib.load_targets.cache_clear()
-      print(f'{name}: wrote {fv.output_dir}/target_setting/{name}.json and targets.json')
+    _commit(fv, record, target_setting, targets_lib)
   return 0
+
+
+def _commit(fv, record, target_setting, targets_lib) -> None:
+  if fv.commit:
+    target_setting.commit(record, fv.output_dir)
+    targets_lib.load_targets.cache_clear()
+    print(f'{record["workload"]}: wrote {fv.output_dir}/target_setting/ and targets.json')
 
 
 def _recorded_budget(fv, name: str, target_setting):

@@ -36,6 +36,7 @@ def _sweep(root, data_dir, *executor_flags):
     '--num_tuning_trials=2',
     '--max_global_steps=100',
     '--eval_every_steps=50',
+    '--max_runtime_sec=1e9',  # Steps end each trial, however slow the machine.
     f'--experiment_dir={root}',
     f'--data_dir={data_dir}',
     *executor_flags,
