@@ -153,7 +153,7 @@ def help_text(fv: absl_flags.FlagValues, prog: str, description: str = '') -> st
   """``usage: prog [FLAGS]``, the description, and every flag with its help and default."""
   lines = [f'usage: {prog} [FLAGS]']
   if description:
-    lines += ['', description]
+    lines += [''] + textwrap.wrap(description, 100)
   lines += ['', 'flags:']
   special = {'flagfile', 'undefok'}
   for name in sorted(set(fv) - special):
