@@ -6,23 +6,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-ONE_RUN_FLAGS := --workload=mnist1d --submission_path=submissions/nadamw/submission.py \
-	--tuning_search_space=submissions/nadamw/mnist1d_demo_point.json \
+ONE_RUN_FLAGS := --workload=mnist1d --submission_path=nadamw \
+	--tuning_search_space=mnist1d_demo_point.json \
 	--num_studies=1 --num_tuning_trials=1 \
 	--experiment_dir=experiments --experiment_name=demo --overwrite
 
 SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
-	--submissions=uniform,rs2,online_batch_selection,selective_backprop \
+	--submissions=data_selection \
 	--workload=cpu_qualification,data_selection \
 	--experiment_dir=experiments/data_selection_study --overwrite \
 	--report_dir=docs/data_selection_study --report_title="Data-selection study" \
 	--report_command="make selection-study"
 
-.PHONY: install demo demo-one suite selection-study test test-isa lint format bench clean
+.PHONY: install demo demo-one suite selection-study test test-isa wheel-test lint format bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -57,6 +57,12 @@ test: install
 ISA ?= AVX
 test-isa: install
 	XLA_FLAGS="--xla_cpu_max_isa=$(ISA)" $(BIN)/python -m pytest -m numerics
+
+# The package as a user gets it: a wheel from a fresh clone of HEAD in a fresh venv, used from
+# an empty folder (run a baseline to the target, score, check; tests/wheel_smoke.sh). About
+# 3-4 minutes, most of it installing the dependencies. WHEEL_SMOKE_WORKTREE=1: the working tree.
+wheel-test:
+	bash tests/wheel_smoke.sh
 
 # Style: ruff (2-space indent, single quotes; pyproject.toml [tool.ruff]). `make format` fixes.
 lint: install

@@ -1,4 +1,4 @@
-"""``algoperf-like check SUBMISSION_DIR``: does a submission follow the rules?
+"""``algoperf-like check --submission_path=SUBMISSION``: does a submission follow the rules?
 
 Checks, in order (rule ids as in :data:`algoperf_like.static_rules.RULES`):
 
@@ -9,10 +9,10 @@ Checks, in order (rule ids as in :data:`algoperf_like.static_rules.RULES`):
    or dynamic code: loading a module runs it;
 3. ``search-space``: external tuning ships a valid ``tuning_search_space.json``,
    self-tuning ships none;
-4. ``smoke``: unless ``--no_smoke`` or an earlier check failed, the real runner
-   trains the submission for 20 steps on two CPU workloads (see
-   :func:`smoke_workloads`) with the first point of its search space (None under
-   self-tuning); it fails on any exception, non-finite metrics or parameters, or
+4. ``smoke``: unless ``--nosmoke`` or an earlier check failed, the real runner
+   trains the submission for 20 steps on the registry's ``smoke`` suite (two CPU
+   workloads, see :func:`smoke_workloads`) with the first point of its search space
+   (None under self-tuning); it fails on any exception, non-finite metrics or parameters, or
    ``update_params``/``prepare_for_eval`` returning parameters of another
    structure, shape or dtype.
 
@@ -22,7 +22,6 @@ The report has one line per check (PASS, FAIL or SKIP), each violation as
 
 from __future__ import annotations
 
-import argparse
 import ast
 import dataclasses
 import math
@@ -32,6 +31,7 @@ import sys
 import traceback
 from typing import Any, List, Optional
 
+from algoperf_like import command_line, registry, spec
 from algoperf_like.search_space import (
   SearchSpaceError,
   load_search_space,
@@ -41,14 +41,13 @@ from algoperf_like.search_space import (
 from algoperf_like.static_rules import RULES, STATIC_RULES, Violation, check_source
 from algoperf_like.submission import SubmissionError, load_submission
 
-SUBMISSION_FILE = 'submission.py'
-SEARCH_SPACE_FILE = 'tuning_search_space.json'
-DEFAULT_DATA_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'algoperf_like', 'data')
+SUBMISSION_FILE = registry.SUBMISSION_FILE
+SEARCH_SPACE_FILE = registry.SEARCH_SPACE_FILE
 UNSAFE_TO_IMPORT = frozenset({'io', 'processes', 'monkeypatch', 'dynamic-code'})
 SMOKE_STEPS = 20
 SMOKE_EVAL_EVERY = 10
 SMOKE_SEED = 0
-SMOKE_WORKLOADS = ('mnist1d', 'mnist1d_gelu')
+SMOKE_SUITE = 'smoke'
 
 
 class BadInput(Exception):
@@ -158,16 +157,10 @@ def _check_search_space(submission_dir: str, ruleset: str):
 
 
 def smoke_workloads(data_dir: str) -> list:
-  """The two CPU workloads of the smoke run (:data:`SMOKE_WORKLOADS`), from the registry.
+  """The workloads of the smoke run: the registry's ``smoke`` suite (see its comment)."""
+  from algoperf_like import registry
 
-  ``mnist1d`` and its variant ``mnist1d_gelu`` (GELU activations, a name of its
-  own): the smallest registered workloads (seconds to set up, shared data), and
-  a base/variant pair, as AlgoPerf's held-out variants are, so that
-  ``get_batch_size`` and the training step meet a second workload name and model.
-  """
-  import workloads
-
-  return [workloads.get_workload(name, data_dir) for name in SMOKE_WORKLOADS]
+  return [registry.get_workload(name, data_dir) for name in registry.SUITES[SMOKE_SUITE]]
 
 
 class MalformedStateError(Exception):
@@ -269,6 +262,16 @@ def _check_smoke(submission, space, ruleset: str, data_dir: str) -> CheckResult:
   return _fail_or_pass('smoke', violations, '; '.join(summaries))
 
 
+def checked_folder(submission_dir: str) -> str:
+  """The ``submission.py`` of ``submission_dir``; ``BadInput`` if either is missing."""
+  if not os.path.isdir(submission_dir):
+    raise BadInput(f'{submission_dir}: no such folder')
+  path = os.path.join(submission_dir, SUBMISSION_FILE)
+  if not os.path.isfile(path):
+    raise BadInput(f'{submission_dir}: has no {SUBMISSION_FILE}')
+  return path
+
+
 def check_submission(
   submission_dir: str, ruleset: str = 'external', data_dir: Optional[str] = None, smoke: bool = True
 ) -> Report:
@@ -279,11 +282,7 @@ def check_submission(
   """
   if ruleset not in ('external', 'self'):
     raise BadInput(f'unknown ruleset {ruleset!r} (external or self)')
-  if not os.path.isdir(submission_dir):
-    raise BadInput(f'{submission_dir}: no such folder')
-  path = os.path.join(submission_dir, SUBMISSION_FILE)
-  if not os.path.isfile(path):
-    raise BadInput(f'{submission_dir}: has no {SUBMISSION_FILE}')
+  path = checked_folder(submission_dir)
   with open(path, encoding='utf-8') as f:
     source = f.read()
 
@@ -307,41 +306,81 @@ def check_submission(
   results.append(space_result)
 
   if not smoke:
-    results.append(CheckResult('smoke', 'SKIP', 'skipped (--no_smoke)'))
+    results.append(CheckResult('smoke', 'SKIP', 'skipped (--nosmoke)'))
   elif any(r.status == 'FAIL' for r in results) or submission is None:
     results.append(CheckResult('smoke', 'SKIP', 'skipped: fix the violations above first'))
   else:
-    results.append(_check_smoke(submission, space, ruleset, data_dir or DEFAULT_DATA_DIR))
+    results.append(_check_smoke(submission, space, ruleset, data_dir or spec.DEFAULT_DATA_DIR))
   results.sort(key=lambda r: list(RULES).index(r.rule))  # api, search-space, static, smoke.
   return Report(submission_dir, ruleset, results)
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-  def error(self, message):  # One line on stderr instead of usage + message.
-    raise BadInput(message)
+CHECK_DESCRIPTION = (
+  'Check a submission against the rules: static checks on its source, its API and search '
+  'space, and a short smoke run on two CPU workloads. Exit code 0: all passed, 1: violations, '
+  '2: bad input.'
+)
+CHECK_RENAMED = (
+  command_line.Renamed('ruleset', 'tuning_ruleset'),
+  command_line.negated('smoke'),
+)
+
+
+def _check_flags():
+  from absl import flags as absl_flags
+
+  fv = absl_flags.FlagValues()
+  command_line.define_submission_path(
+    fv,
+    'The submission to check: its folder, its submission.py, or a baseline by name '
+    '(required; a folder given as the only argument works too, deprecated).',
+  )
+  command_line.define_tuning_ruleset(fv)
+  command_line.define_data_dir(fv)
+  absl_flags.DEFINE_boolean(
+    'smoke', True, 'Run the smoke run after the static checks.', flag_values=fv
+  )
+  return fv
+
+
+def submission_folder(value: str) -> str:
+  """The folder that ``--submission_path`` names: a folder, a ``submission.py`` or a baseline."""
+  from algoperf_like import registry
+
+  path = os.path.expanduser(value)
+  if os.path.isfile(path) and os.path.basename(path) == SUBMISSION_FILE:
+    return os.path.dirname(path) or '.'
+  if not os.path.exists(path) and value in registry.SUBMISSIONS:
+    return registry.submission_folder(value)
+  return path
 
 
 def check_main(argv: List[str]) -> int:
-  """``check SUBMISSION_DIR [--ruleset external|self] [--data_dir DIR] [--no_smoke]``.
+  """``check --submission_path=SUBMISSION [--tuning_ruleset external|self] [--data_dir DIR]
+  [--nosmoke]``.
 
   Prints the report to stdout; returns 0 (all passed), 1 (violations) or 2 (bad input,
   one line on stderr).
   """
-  parser = _ArgumentParser(prog='algoperf-like check', description=__doc__.split('\n')[0])
-  parser.add_argument('submission_dir')
-  parser.add_argument(
-    '--ruleset', '--tuning_ruleset', default='external', choices=('external', 'self')
-  )
-  parser.add_argument('--data_dir', default=None)
-  parser.add_argument('--no_smoke', action='store_true')
+  fv = _check_flags()
   try:
-    args = parser.parse_args(argv)
-    report = check_submission(
-      args.submission_dir, args.ruleset, args.data_dir, smoke=not args.no_smoke
-    )
+    parsed = command_line.parse(fv, argv, 'algoperf-like check', CHECK_DESCRIPTION, CHECK_RENAMED)
+    if len(parsed.positional) == 1 and not fv['submission_path'].present:
+      fv.submission_path = parsed.positional.pop()
+      parsed.warnings.append(
+        'warning: the submission folder as an argument is deprecated; use --submission_path'
+      )
+    if parsed.positional:
+      raise BadInput(f'unexpected argument {parsed.positional[0]!r}')
+    command_line.require(fv, 'submission_path')
+    folder = submission_folder(fv.submission_path)
+    checked_folder(folder)
+    command_line.warn(parsed)
+    command_line.quiet_libraries()
+    report = check_submission(folder, fv.tuning_ruleset, fv.data_dir, smoke=fv.smoke)
   except SystemExit as e:  # --help
     return e.code or 0
-  except BadInput as e:
+  except (BadInput, command_line.UsageError) as e:
     print(f'algoperf-like check: {e}', file=sys.stderr)
     return 2
   print(report.render())

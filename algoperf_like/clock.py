@@ -12,10 +12,9 @@ add up to the wall clock of the trial, which is checked at the end.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-from typing import Any, Callable, Dict, Iterator
+from typing import Any, Callable, Dict
 
 CATEGORIES = ('setup', 'submission', 'eval', 'logging', 'checkpoint')
 
@@ -68,15 +67,6 @@ class TimeAccount:
     if category not in self.seconds:
       raise KeyError(f'unknown time category {category!r}; expected one of {CATEGORIES}')
     self.seconds[category] += seconds
-
-  @contextlib.contextmanager
-  def measure(self, category: str, clock: Clock, wait_for: Any = None) -> Iterator[None]:
-    """Charge the enclosed block to ``category`` (the start reading syncs on ``wait_for``)."""
-    start = clock.read(wait_for)
-    try:
-      yield
-    finally:
-      self.add(category, clock.read() - start)
 
   @property
   def total(self) -> float:

@@ -16,12 +16,13 @@ import sys
 import threading
 from typing import Any, Dict, Optional, Sequence, TextIO
 
+from algoperf_like import trial_logs
 from algoperf_like.trial_plan import TrialSpec
 
 
 def last_eval_row(log_dir: str) -> Optional[Dict[str, str]]:
   """The last complete row of ``eval_measurements.csv`` (None if there is none yet)."""
-  path = os.path.join(log_dir, 'eval_measurements.csv')
+  path = os.path.join(log_dir, trial_logs.EVAL_FILE)
   try:
     with open(path, newline='') as f:
       text = f.read()
@@ -52,15 +53,15 @@ class SweepMonitor:
     self,
     plan: Sequence[TrialSpec],
     targets: Dict[str, Dict[str, Any]],
-    stream: TextIO = sys.stderr,
+    stream: Optional[TextIO] = None,
     interval: float = 1.0,
     live: Optional[bool] = None,
   ) -> None:
     self.plan = list(plan)
     self.targets = targets  # workload -> {'metric': name, 'target': value, 'budget': s}
-    self.stream = stream
+    self.stream = stream or sys.stderr  # Looked up now: tests replace sys.stderr.
     self.interval = interval
-    self.live = stream.isatty() if live is None else live
+    self.live = self.stream.isatty() if live is None else live
     self._seen_steps: Dict[str, str] = {}
     self._rows: Dict[str, Dict[str, str]] = {}
     self._finished: Dict[str, Dict[str, Any]] = {}

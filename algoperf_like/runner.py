@@ -39,8 +39,6 @@ from algoperf_like.clock import Clock, TimeAccount
 from algoperf_like.rng import StepKeys
 from algoperf_like.submission import Submission, checked_batch_size
 
-SELF_TUNING_BUDGET_FACTOR = 1.5
-
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
@@ -100,7 +98,7 @@ class TrialResult:
 
 def budget_seconds(workload: spec.Workload, config: RunConfig) -> float:
   budget = config.max_runtime_sec or workload.max_allowed_runtime_sec
-  return budget * (SELF_TUNING_BUDGET_FACTOR if config.tuning_ruleset == 'self' else 1.0)
+  return budget * (spec.SELF_TUNING_BUDGET_FACTOR if config.tuning_ruleset == 'self' else 1.0)
 
 
 def train_once(
@@ -163,9 +161,7 @@ def train_once(
     )
     if resumed.get('input_queue') is not None:
       input_queue.set_state(resumed['input_queue'])
-    trial_logs.drop_rows_after(
-      os.path.join(log_dir, 'eval_measurements.csv'), resumed['global_step']
-    )
+    trial_logs.drop_rows_after(os.path.join(log_dir, trial_logs.EVAL_FILE), resumed['global_step'])
   t = clock.read(wait_for=(params, model_state, optimizer_state))
   account.add('setup', t - wall_start)
 
@@ -174,7 +170,7 @@ def train_once(
   preemption_count = resumed['preemption_count'] + 1 if resumed else 0
   if log_dir:
     trial_logs.write_json(
-      os.path.join(log_dir, 'hparams.json'),
+      os.path.join(log_dir, trial_logs.HPARAMS_FILE),
       hyperparameters._asdict() if hasattr(hyperparameters, '_asdict') else hyperparameters,
     )
     meta = environment.fingerprint(submission.path)

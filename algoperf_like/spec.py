@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
+import os
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 
@@ -87,20 +88,11 @@ class TrainingCompleteError(Exception):
   """Raised by ``update_params`` to end training early (AlgoPerf semantics)."""
 
 
-# Metric names whose better direction is "smaller". Everything else a workload
-# names as its target must say its direction explicitly in targets.json.
-MINIMIZED_METRICS = frozenset(
-  {
-    'loss',
-    'error_rate',
-    'wer',
-    'ctc_loss',
-    'mean_absolute_error',
-    'mean_squared_error',
-    'l1_loss',
-    'perplexity',
-  }
-)
+# ----- Benchmark constants (AlgoPerf's rules and this harness's defaults). -----
+# The self-tuning ruleset gets this multiple of each workload's runtime budget.
+SELF_TUNING_BUDGET_FACTOR = 1.5
+# Where workloads keep their data unless told otherwise (--data_dir).
+DEFAULT_DATA_DIR = os.path.join('~', '.cache', 'algoperf_like', 'data')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +100,7 @@ class WorkloadConstants:
   """Everything about a workload that is a number, not code.
 
   Targets and budgets come from ``workloads/targets.json`` (see
-  ``workloads.targets``); example counts and batch sizes from the workload.
+  ``algoperf_like.workloads.targets``); example counts and batch sizes from the workload.
   """
 
   name: str

@@ -26,7 +26,7 @@ Rule ids and what they forbid (also in :data:`RULES`):
   ``attach_metrics_logger``: they belong to the harness, which relies on their
   constants (budget, eval period) and shares them across trials.
 - ``monkeypatch``: assigning to attributes or items of imported modules or names
-  (``time``, ``jax``, ``numpy``, ``algoperf_like``, ``workloads``, ``builtins``, ...),
+  (``time``, ``jax``, ``numpy``, ``algoperf_like`` and its workloads, ``builtins``, ...),
   ``unittest.mock``, and ``jax.config.update``: these change the clock, JAX or
   the harness for everyone.
 - ``dynamic-code``: ``eval``, ``exec``, ``compile``, ``__import__``, ``importlib``,

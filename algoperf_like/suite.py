@@ -20,10 +20,8 @@ import json
 import os
 from typing import List, Optional
 
-from algoperf_like import search_space, target_setting, trial_plan
+from algoperf_like import registry, search_space, target_setting, trial_plan
 from algoperf_like.trial_plan import TrialSpec
-
-BASELINES = ('adamw', 'nadamw', 'nesterov', 'momentum')
 
 
 def best_point(workload: str, algorithm: str) -> Optional[dict]:
@@ -73,10 +71,8 @@ def plan_suite(
   """
   plan: List[TrialSpec] = []
   for name in submissions:
-    path = os.path.join(target_setting.REPO, 'submissions', name, 'submission.py')
-    space = search_space.load_search_space(
-      os.path.join(os.path.dirname(path), 'tuning_search_space.json')
-    )
+    path = registry.submission_path(name)
+    space = search_space.load_search_space(registry.search_space_path(name))
     if not quick:
       plan += trial_plan.plan_trials(
         workloads,

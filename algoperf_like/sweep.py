@@ -12,9 +12,9 @@ import dataclasses
 import os
 import shutil
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from algoperf_like import trial_logs
+from algoperf_like import registry, trial_logs
 from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.runner import RunConfig
 from algoperf_like.trial_plan import TrialSpec
@@ -29,6 +29,8 @@ class TrialJob:
   trial: TrialSpec
   config: RunConfig
   flags: Dict[str, Any]
+  # Modules that register workloads (``--workload_module``), imported before the trial.
+  workload_modules: Tuple[str, ...] = ()
 
 
 def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, Any]:
@@ -36,10 +38,11 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
 
   Importable by name and picklable, so every executor runs trials the same way.
   """
-  import workloads
   from algoperf_like.runner import train_once
   from algoperf_like.submission import load_submission
 
+  for module in job.workload_modules:
+    registry.import_workload_module(module)
   trial = job.trial
   config = job.config
   if os.path.isdir(trial.log_dir):  # An interrupted attempt: continue it, or start over.
@@ -47,13 +50,11 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
       config = dataclasses.replace(config, resume=True)
     else:
       shutil.rmtree(trial.log_dir)
-  key = (trial.workload, job.config.data_dir)
-  if key not in _WORKLOADS:
-    _WORKLOADS[key] = workloads.get_workload(trial.workload, job.config.data_dir)
+  workload = get_workload(trial.workload, job.config.data_dir)
   submission = load_submission(trial.submission_path)
   start = time.monotonic()
   result = train_once(
-    _WORKLOADS[key],
+    workload,
     submission,
     trial.hyperparameters_tuple(),
     trial.rng_seed,
@@ -71,6 +72,14 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
   )
   trial_logs.write_json(os.path.join(trial.log_dir, trial_logs.SUMMARY_FILE), summary)
   return summary
+
+
+def get_workload(name: str, data_dir: Optional[str]):
+  """The registry's workload ``name``, one instance per (name, data_dir) in this process."""
+  key = (name, data_dir)
+  if key not in _WORKLOADS:
+    _WORKLOADS[key] = registry.get_workload(name, data_dir)
+  return _WORKLOADS[key]
 
 
 def trial_label(trial: TrialSpec) -> str:
@@ -100,6 +109,10 @@ def failed_summary(trial: TrialSpec, reason: str) -> Dict[str, Any]:
 
 
 def jobs_for(
-  trials: Sequence[TrialSpec], config: RunConfig, flags: Dict[str, Any]
+  trials: Sequence[TrialSpec],
+  config: RunConfig,
+  flags: Dict[str, Any],
+  workload_modules: Sequence[str] = (),
 ) -> List[TrialJob]:
-  return [TrialJob(t, config, flags) for t in trials]
+  modules = tuple(registry.portable_module_name(m) for m in workload_modules)
+  return [TrialJob(t, config, flags, modules) for t in trials]

@@ -33,26 +33,29 @@ it is deterministic on CPU:
    training time (the reruns' median cost of one evaluation / 0.15), at least 0.2 s.
 
 The result, with every run's configuration, seed and numbers and the
-machine's fingerprint, goes to ``workloads/target_setting/<workload>.json``
-and the targets into ``workloads/targets.json``.
+machine's fingerprint, goes to ``<output_dir>/target_setting/<workload>.json``
+and the targets into ``<output_dir>/targets.json`` (see :func:`commit`); the
+committed ones are package data of ``algoperf_like.workloads`` (the repository's
+``workloads/`` folder).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.resources
+import json
 import math
 import os
 import statistics
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from algoperf_like import environment, search_space, trial_logs
+from algoperf_like import environment, registry, search_space, trial_logs
 from algoperf_like.runner import RunConfig, train_once
 from algoperf_like.submission import load_submission
 from algoperf_like.trial_plan import derive_trial_seed
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALGORITHMS = ('adamw', 'nadamw', 'nesterov', 'momentum')
+ALGORITHMS = registry.submission_group('target_setting')
 EVAL_SHARE = 0.15
 # ...but no shorter than this: the cheapest evaluations (criteo_synth, a few ms) would
 # otherwise come every few dozen steps, each with its log row and progress line.
@@ -113,7 +116,7 @@ def _run(
   data_dir: str,
 ) -> Dict[str, Any]:
   """One run on the step budget; its best validation eval and its curve."""
-  submission = load_submission(os.path.join(REPO, 'submissions', algorithm, 'submission.py'))
+  submission = load_submission(registry.submission_path(algorithm))
   config = RunConfig(
     data_dir=data_dir,
     max_global_steps=budget.steps,
@@ -184,9 +187,7 @@ def set_targets(
     budget = dataclasses.replace(budget, step_hint=workload.step_hint)
   tuning: List[Dict[str, Any]] = []
   for algorithm in budget.algorithms:
-    space = search_space.load_search_space(
-      os.path.join(REPO, 'submissions', algorithm, 'tuning_search_space.json')
-    )
+    space = search_space.load_search_space(registry.search_space_path(algorithm))
     for i, point in enumerate(search_space.quasirandom_points(space, budget.trials)):
       seed = derive_trial_seed(budget.rng_seed, name, 0, i + 1, salt=ALGORITHMS.index(algorithm))
       run = _run(workload, algorithm, point, seed, budget, data_dir)
@@ -399,16 +400,26 @@ def eval_period(eval_seconds: float) -> float:
 
 
 def provenance_path(name: str) -> str:
-  return os.path.join(REPO, 'workloads', 'target_setting', f'{name}.json')
+  """The committed provenance record of ``name``: package data (it may not exist)."""
+  return str(
+    importlib.resources.files('algoperf_like.workloads') / 'target_setting' / f'{name}.json'
+  )
 
 
-def commit(record: Dict[str, Any], targets_file: str) -> None:
-  """Write the provenance file and the workload's entry of ``targets.json``."""
-  import json
+def commit(record: Dict[str, Any], output_dir: str) -> None:
+  """Write the provenance file and the workload's entry of ``targets.json`` into ``output_dir``.
 
-  os.makedirs(os.path.dirname(provenance_path(record['workload'])), exist_ok=True)
-  trial_logs.write_json(provenance_path(record['workload']), record)
-  with open(targets_file) as f:
+  ``output_dir/target_setting/<workload>.json`` gets the record, and ``output_dir/targets.json``
+  the workload's entry, its other entries kept from the file there or, when there is none,
+  from the committed targets. In the repository ``output_dir=workloads`` commits them.
+  """
+  from algoperf_like.workloads import targets as targets_lib
+
+  provenance = os.path.join(output_dir, 'target_setting', f'{record["workload"]}.json')
+  os.makedirs(os.path.dirname(provenance), exist_ok=True)
+  trial_logs.write_json(provenance, record)
+  targets_file = os.path.join(output_dir, 'targets.json')
+  with open(targets_file if os.path.exists(targets_file) else targets_lib.TARGETS_FILE) as f:
     all_targets = json.load(f)
   entry = dict(record['targets'])
   entry['provenance'] = (

@@ -22,15 +22,12 @@ import math
 import os
 from typing import Any, Dict, List, Optional
 
+# The file names of a trial's logs (AlgoPerf's, and this project's plan and summary).
+EVAL_FILE = 'eval_measurements.csv'
+TRAIN_FILE = 'measurements.csv'
+HPARAMS_FILE = 'hparams.json'
 SUMMARY_FILE = 'trial_summary.json'
-
-
-def trial_dir(
-  experiment_dir: str, experiment_name: str, study: int, workload: str, trial: int
-) -> str:
-  return os.path.join(
-    experiment_dir, experiment_name, f'study_{study}', f'{workload}_jax', f'trial_{trial}'
-  )
+PLAN_FILE = 'plan.json'  # In {experiment_dir}/{experiment_name}/.
 
 
 def _plain(value: Any) -> Any:
@@ -83,8 +80,8 @@ class MetricLogger:
   """AlgoPerf's ``MetricLogger`` interface: ``append_scalar_metrics(metrics, global_step, ...)``."""
 
   def __init__(self, log_dir: str) -> None:
-    self._eval = CsvAppender(os.path.join(log_dir, 'eval_measurements.csv'))
-    self._train = CsvAppender(os.path.join(log_dir, 'measurements.csv'))
+    self._eval = CsvAppender(os.path.join(log_dir, EVAL_FILE))
+    self._train = CsvAppender(os.path.join(log_dir, TRAIN_FILE))
 
   def append_scalar_metrics(
     self,

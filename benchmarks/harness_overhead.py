@@ -27,11 +27,10 @@ os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 import jax
 import optax
 
-from algoperf_like import runner, search_space
+from algoperf_like import registry, runner, search_space
 from algoperf_like import submission as submission_lib
-from submissions import shared
-from workloads import get_workload
-from workloads.common import input_pipeline
+from algoperf_like.submissions import shared
+from algoperf_like.workloads.common import input_pipeline
 
 HPARAMS = {
   'learning_rate': 2e-3,
@@ -41,7 +40,6 @@ HPARAMS = {
   'warmup_factor': 0.05,
   'label_smoothing': 0.0,
 }
-NADAMW = os.path.join(os.path.dirname(__file__), '..', 'submissions', 'nadamw', 'submission.py')
 
 
 def harness_steps_per_sec(workload, sub, data_dir, steps):
@@ -118,8 +116,8 @@ def main():
   )
   args = parser.parse_args()
 
-  workload = get_workload('mnist1d', args.data_dir)
-  sub = submission_lib.load_submission(NADAMW)
+  workload = registry.get_workload('mnist1d', args.data_dir)
+  sub = submission_lib.load_submission(registry.submission_path('nadamw'))
   minimal = make_minimal_loop(workload, args.data_dir)
   harness_steps_per_sec(workload, sub, args.data_dir, 50)  # Warm-up: compile everything.
   minimal(50)

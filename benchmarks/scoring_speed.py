@@ -10,7 +10,7 @@ row counts of the real logs, plus the other files of a real trial directory:
   time-to-target code do: walk the tree, ``pandas.read_csv`` every whole file
   sequentially, one row of arrays per trial appended with ``pd.concat``, then
   time to target per trial / median per workload with ``Series.apply``.
-* "ours": ``scoring.read_logs`` + ``scoring.score_logs`` (no rendering).
+* "ours": ``algoperf_like.scoring.read_logs`` + ``algoperf_like.scoring.score_logs`` (no rendering).
 
 Both must produce the same median times to target.  The last line printed is
 the ratio official/ours as a bare number.
@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 import warnings
@@ -34,9 +33,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scoring import ScoringOptions, ScoringWarning, load_targets, read_logs, score_logs  # noqa: E402
+from algoperf_like.scoring import (
+  ScoringOptions,
+  ScoringWarning,
+  load_targets,
+  read_logs,
+  score_logs,
+)
 
 # workload -> (target metric, target, minimize, extra metrics, rows (typical eval count))
 WORKLOADS = {

@@ -1,4 +1,4 @@
-"""``python -m scoring ...`` (same as ``algoperf-like score ...``)."""
+"""``python -m algoperf_like.scoring ...`` (same as ``algoperf-like score ...``)."""
 
 from .cli import main
 

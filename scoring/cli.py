@@ -1,4 +1,4 @@
-"""Command line: ``python -m scoring`` / ``algoperf-like score``.
+"""Command line: ``python -m algoperf_like.scoring`` / ``algoperf-like score``.
 
 ``main(argv) -> int``: 0 on success, 2 on bad input (one-line message on
 stderr, no traceback).  Warnings about untidy logs go to stderr as
@@ -7,124 +7,139 @@ stderr, no traceback).  Warnings about untidy logs go to stderr as
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 
+from absl import flags as absl_flags
+
+from algoperf_like import command_line as cl
+
 from .errors import ScoringError
 
+DESCRIPTION = 'Score AlgoPerf-style log trees (time to target, performance profiles).'
+RENAMED = (
+  cl.Renamed(
+    'self_tuning_ruleset',
+    'tuning_ruleset',
+    boolean=True,
+    value=lambda on: 'self' if on else 'external',
+  ),
+  cl.negated('heldout_rule'),
+)
 
-class _Parser(argparse.ArgumentParser):
-  def error(self, message):  # one line, exit code 2
-    sys.stderr.write(f'{self.prog}: error: {message}\n')
-    raise SystemExit(2)
 
-
-def build_parser() -> argparse.ArgumentParser:
-  p = _Parser(
-    prog='algoperf-like score',
-    description='Score AlgoPerf-style log trees (time to target, performance profiles).',
+def define_flags() -> absl_flags.FlagValues:
+  fv = absl_flags.FlagValues()
+  d = absl_flags
+  d.DEFINE_string(
+    'submission_directory',
+    None,
+    'Ruleset directory: {submission}/study_k/{workload}_{framework}/trial_m/ (required).',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--submission_directory',
-    required=True,
-    help='ruleset directory: {submission}/study_k/{workload}_{framework}/trial_m/',
+  cl.define_output_dir(fv, None, 'Where tables, plots and report.html go (required).')
+  d.DEFINE_string(
+    'workload_targets',
+    None,
+    "workload_targets JSON (default: this project's targets, workloads/targets.json).",
+    flag_values=fv,
   )
-  p.add_argument('--output_dir', required=True, help='where tables, plots and report.html go')
-  p.add_argument(
-    '--workload_targets',
-    default=None,
-    help="workload_targets JSON (default: this project's workloads/targets.json)",
+  cl.define_tuning_ruleset(fv)
+  d.DEFINE_string(
+    'reference',
+    None,
+    'Submission to compute speedups against (geometric mean of time ratios).',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--self_tuning_ruleset',
-    action='store_true',
-    help='score the self-tuning ruleset (one trial per study, longer budget)',
+  d.DEFINE_enum(
+    'best_trial',
+    'eval',
+    ['eval', 'time'],
+    'Best trial per study: fewest evals to target (official code, default) '
+    'or shortest time (documentation).',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--reference',
-    default=None,
-    help='submission to compute speedups against (geometric mean of time ratios)',
+  d.DEFINE_enum(
+    'integral',
+    'trapezoid',
+    ['trapezoid', 'exact'],
+    'Score integral: trapezoid on the official tau grid (default) or exact.',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--best_trial',
-    choices=['eval', 'time'],
-    default='eval',
-    help='best trial per study: fewest evals to target (official code, default) '
-    'or shortest time (documentation)',
+  d.DEFINE_boolean(
+    'enforce_budget',
+    False,
+    'Hits after max_allowed_runtime_sec (x self-tuning factor) do not count (docs).',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--integral',
-    choices=['trapezoid', 'exact'],
-    default='trapezoid',
-    help='score integral: trapezoid on the official tau grid (default) or exact',
+  d.DEFINE_boolean(
+    'heldout_rule',
+    True,
+    'Apply the held-out workloads rule (held_out_workloads of the targets file).',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--enforce_budget',
-    action='store_true',
-    help='hits after max_allowed_runtime_sec (x self-tuning factor) do not count (docs)',
+  d.DEFINE_float('max_tau', 4.0, 'Upper end of tau.', flag_values=fv)
+  d.DEFINE_integer('num_points', 100, 'Tau grid size.', flag_values=fv)
+  d.DEFINE_float(
+    'cut', 4.0, 'Times above CUT x the best count as not reached (0 disables).', flag_values=fv
   )
-  p.add_argument(
-    '--no_heldout_rule',
-    action='store_true',
-    help='ignore held_out_workloads listed in the targets file',
+  d.DEFINE_string(
+    'time_column', 'accumulated_submission_time', 'CSV column used as time.', flag_values=fv
   )
-  p.add_argument('--max_tau', type=float, default=4.0, help='upper end of tau (default 4)')
-  p.add_argument('--num_points', type=int, default=100, help='tau grid size (default 100)')
-  p.add_argument(
-    '--cut',
-    type=float,
-    default=4.0,
-    help='times above CUT x the best count as not reached (default 4; 0 disables)',
+  d.DEFINE_integer(
+    'expected_studies',
+    3,
+    'Warn when a workload has another number of studies (0: no check).',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--time_column',
-    default='accumulated_submission_time',
-    help='CSV column used as time (default accumulated_submission_time)',
+  d.DEFINE_integer(
+    'expected_trials',
+    None,
+    'Warn when a study has another number of trials (default: 5 external, 1 self-tuning).',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--expected_studies',
-    type=int,
-    default=3,
-    help='warn when a workload has another number of studies (0: no check)',
+  d.DEFINE_string(
+    'report_dir',
+    None,
+    'Also write a Markdown report with its plots there (README.md, *.png).',
+    flag_values=fv,
   )
-  p.add_argument(
-    '--expected_trials',
-    type=int,
-    default=None,
-    help='warn when a study has another number of trials (default: 5 external, 1 self-tuning)',
+  d.DEFINE_string('report_title', 'Scoring report', 'Title of that report.', flag_values=fv)
+  d.DEFINE_string(
+    'report_command', None, 'The command that regenerates the report, quoted in it.', flag_values=fv
   )
-  p.add_argument(
-    '--report_dir',
-    default=None,
-    help='also write a Markdown report with its plots there (README.md, *.png)',
+  d.DEFINE_string(
+    'submissions', None, 'Comma-separated subset of submissions to score.', flag_values=fv
   )
-  p.add_argument('--report_title', default='Scoring report', help='title of that report')
-  p.add_argument(
-    '--report_command', default=None, help='the command that regenerates the report, quoted in it'
-  )
-  p.add_argument(
-    '--submissions', default=None, help='comma-separated subset of submissions to score'
-  )
-  p.add_argument('--quiet', action='store_true', help='do not print tables or warnings')
-  return p
+  d.DEFINE_boolean('quiet', False, 'Print no tables and no warnings.', flag_values=fv)
+  return fv
 
 
 def main(argv: list[str] | None = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  fv = define_flags()
   try:
-    args = build_parser().parse_args(argv)
-  except SystemExit as e:
+    parsed = cl.parse(fv, argv, 'algoperf-like score', DESCRIPTION, RENAMED)
+    if parsed.positional:
+      raise cl.UsageError(f'unexpected argument {parsed.positional[0]!r}')
+    cl.require(fv, 'submission_directory', 'output_dir')
+  except cl.UsageError as e:
+    sys.stderr.write(f'algoperf-like score: {e}\n')
+    return 2
+  except SystemExit as e:  # --help
     return int(e.code or 0)
+  cl.warn(parsed)
+  args = fv
   from . import report
   from .errors import ScoringWarning
   from .pipeline import ScoringOptions, score_directory
 
   opts = ScoringOptions(
-    self_tuning=args.self_tuning_ruleset,
+    self_tuning=args.tuning_ruleset == 'self',
     best_trial=args.best_trial,
     integral=args.integral,
     enforce_budget=args.enforce_budget,
-    heldout_rule=not args.no_heldout_rule,
+    heldout_rule=args.heldout_rule,
     max_tau=args.max_tau,
     num_points=args.num_points,
     cut=args.cut or None,

@@ -1,7 +1,7 @@
 """Glue: log tree -> every table of the leaderboard (no rendering here).
 
 ``score_directory(root, targets_path, ScoringOptions(...))`` reads the tree
-(:mod:`scoring.read`), applies the rules (:mod:`scoring.rules`) and returns a
+(:mod:`algoperf_like.scoring.read`), applies the rules (:mod:`algoperf_like.scoring.rules`) and returns a
 :class:`ScoringResult`.  Defaults reproduce the official scoring code; see
 ``scoring/README.md`` for the options that follow the documentation instead.
 """

@@ -41,10 +41,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from algoperf_like import trial_logs
+
 from .errors import CorruptLogError, ScoringError, ScoringWarning
 from .targets import Targets
 
-EVAL_FILE = 'eval_measurements.csv'
+EVAL_FILE = trial_logs.EVAL_FILE
 STEP_COLUMN = 'global_step'
 DEFAULT_TIME_COLUMN = 'accumulated_submission_time'
 _FRAMEWORK = re.compile(r'^(.*)_(jax|pytorch)$')
@@ -98,7 +100,7 @@ def _has_studies(path: str) -> bool:
 
 
 # What this project's runner writes beside the study directories (not stray).
-HARNESS_FILES = frozenset({'plan.json'})
+HARNESS_FILES = frozenset({trial_logs.PLAN_FILE})
 HARNESS_DIRS = frozenset({'slurm'})
 
 
@@ -218,7 +220,7 @@ def _check_timing_integrity(eval_path: str, msgs: list[str]) -> None:
   This project's runner writes ``trial_summary.json`` beside the eval CSV with
   ``timing_integrity_ok``; official AlgoPerf logs have no such file.
   """
-  summary = os.path.join(os.path.dirname(eval_path), 'trial_summary.json')
+  summary = os.path.join(os.path.dirname(eval_path), trial_logs.SUMMARY_FILE)
   try:
     with open(summary) as fh:
       ok = json.load(fh).get('timing_integrity_ok', True)

@@ -24,16 +24,19 @@ A trial "reaches the target" at eval ``i`` when ``v_i <= target`` for a
 minimized metric and ``v_i >= target`` for a maximized one (NaN never does).
 
 The file is read by path; workload code (which may import JAX) is never
-imported.  The default file is this project's ``workloads/targets.json``.
+imported.  The default file is this project's targets, package data of
+``algoperf_like.workloads`` (``workloads/targets.json`` in the repository).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.resources
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from algoperf_like.spec import SELF_TUNING_BUDGET_FACTOR
 
 from .errors import TargetsError
 
@@ -50,6 +53,8 @@ METRIC_DIRECTION: dict[str, bool] = {
   'perplexity': True,
   'mse': True,
   'mae': True,
+  'mean_squared_error': True,
+  'mean_absolute_error': True,
   # maximized
   'accuracy': False,
   'mean_average_precision': False,
@@ -61,7 +66,7 @@ METRIC_DIRECTION: dict[str, bool] = {
 
 _GOALS = {'minimize': True, 'min': True, 'maximize': False, 'max': False}
 
-BUDGETS_FILE = Path(__file__).resolve().parent / 'official_budgets.json'
+BUDGETS_FILE = Path(str(importlib.resources.files(__package__) / 'official_budgets.json'))
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class Targets:
   base: tuple[str, ...]
   held_out: tuple[str, ...] = ()
   version: str | None = None
-  self_tuning_factor: float = 1.5
+  self_tuning_factor: float = SELF_TUNING_BUDGET_FACTOR
   path: str = ''
   extra: dict = field(default_factory=dict)
 
@@ -117,17 +122,11 @@ class Targets:
 
 
 def default_targets_path() -> Path:
-  """This project's ``workloads/targets.json``, located without importing
-  the ``workloads`` package (its ``__init__`` may import JAX)."""
-  here = Path(__file__).resolve().parents[1] / 'workloads' / 'targets.json'
-  if here.is_file():
-    return here
-  spec = importlib.util.find_spec('workloads')  # does not execute the package
-  for loc in (spec.submodule_search_locations or []) if spec else []:
-    cand = Path(loc) / 'targets.json'
-    if cand.is_file():
-      return cand
-  return here
+  """This project's ``targets.json``, package data of ``algoperf_like.workloads``.
+
+  That package's ``__init__`` holds no code, so reading its data loads no workload.
+  """
+  return Path(str(importlib.resources.files('algoperf_like.workloads') / 'targets.json'))
 
 
 def _official_budgets(version: str | None) -> tuple[dict[str, float], float]:

@@ -2,8 +2,8 @@ r"""What the data-selection baselines share: NAdamW plus a selection state.
 
 Every data-selection baseline (``uniform``, ``rs2``, ``online_batch_selection``,
 ``selective_backprop``) trains with the ``nadamw`` baseline's update
-(:func:`submissions.nadamw.submission.make_optimizer` and the jitted train step
-of :mod:`submissions.shared`); they differ only in ``data_selection``, which the
+(:func:`algoperf_like.submissions.nadamw.submission.make_optimizer` and the jitted train step
+of :mod:`algoperf_like.submissions.shared`); they differ only in ``data_selection``, which the
 harness times like ``update_params``.
 
 **State.** ``data_selection`` receives the optimizer state but cannot return
@@ -22,7 +22,7 @@ optimizer state.
 
 **Loss-based selection** scores candidates with one forward pass in
 ``ForwardPassMode.EVAL`` and the workload's ``loss_fn(...)['per_example']``,
-jitted once per backend and reused (as :mod:`submissions.shared` does for the
+jitted once per backend and reused (as :mod:`algoperf_like.submissions.shared` does for the
 train step).
 
 References:
@@ -45,8 +45,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_like import jax_sharding_utils, spec
-from submissions import shared
-from submissions.nadamw.submission import make_optimizer
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.nadamw.submission import make_optimizer
 
 Batch = Dict[str, Any]
 
@@ -55,7 +55,7 @@ class SelectionState(NamedTuple):
   """Optimizer state of a data-selection baseline.
 
   Attributes:
-    base: the NAdamW state (:class:`submissions.shared.OptaxState`).
+    base: the NAdamW state (:class:`algoperf_like.submissions.shared.OptaxState`).
     selection: the method's own state, a NamedTuple of numpy arrays that
       ``data_selection`` updates in place (checkpointed with the rest).
   """
@@ -86,7 +86,7 @@ def update_params(
 ):
   """NAdamW's step on ``optimizer_state.base``, ending the trial once its LR is 0.
 
-  As :func:`submissions.shared.update_params_until_zero_lr` (the cosine schedule is
+  As :func:`algoperf_like.submissions.shared.update_params_until_zero_lr` (the cosine schedule is
   zero from ``step_hint`` on); the selection state passes through unchanged.
   """
   base, params, model_state = shared.update_params_until_zero_lr(

@@ -14,8 +14,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def data_dir(tmp_path_factory):
   """A TFDS data dir with mnist1d prepared (generated offline, once per session)."""
   path = str(tmp_path_factory.mktemp('tfds'))
-  from workloads.common import tfds_data
-  from workloads.mnist1d import dataset
+  from algoperf_like.workloads.common import tfds_data
+  from algoperf_like.workloads.mnist1d import dataset
 
   tfds_data.load_split(dataset.Mnist1d, 'train', path)
   return path

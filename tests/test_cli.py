@@ -198,7 +198,7 @@ def test_end_to_end_nadamw_reaches_the_mnist1d_target(tmp_path, data_dir):
   trial = tmp_path / 'nadamw' / 'study_0' / 'mnist1d_jax' / 'trial_1'
   with open(trial / 'eval_measurements.csv') as f:
     rows = list(csv.DictReader(f))
-  from workloads import targets
+  from algoperf_like.workloads import targets
 
   target = targets.workload_targets('mnist1d')['validation_target_value']
   assert float(rows[-1]['validation/error_rate']) <= target

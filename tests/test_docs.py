@@ -3,7 +3,7 @@
 import json
 import os
 
-from workloads import targets
+from algoperf_like.workloads import targets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scoring.cli import main
+from algoperf_like.scoring.cli import main
 
 try:
   from tests.scoring_trees import write_targets, write_trial
@@ -171,17 +171,18 @@ def test_corrupt_csv_via_cli(tree, tmp_path, capsys):
 def test_python_m_scoring_and_no_jax_import(tree, tmp_path):
   root, t = tree
   code = (
-    'import scoring, scoring.cli, scoring.report, scoring.plots, sys; '
+    'import algoperf_like.scoring, algoperf_like.scoring.cli, algoperf_like.scoring.report, '
+    'algoperf_like.scoring.plots, sys; '
     "bad = [m for m in ('jax', 'tensorflow', 'flax', 'torch') if m in sys.modules]; "
     'assert not bad, bad; '
-    "assert not any(m.startswith('workloads') for m in sys.modules)"
+    "assert not any(m.startswith('algoperf_like.workloads') for m in sys.modules)"
   )
   subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True)
   run = subprocess.run(
     [
       sys.executable,
       '-m',
-      'scoring',
+      'algoperf_like.scoring',
       '--submission_directory',
       str(root),
       '--output_dir',

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from scoring import (
+from algoperf_like.scoring import (
   CorruptLogError,
   ScoringError,
   ScoringOptions,
@@ -18,8 +18,8 @@ from scoring import (
   read_logs,
   score_directory,
 )
-from scoring.read import read_trial, split_workload_dir
-from scoring.targets import METRIC_DIRECTION, default_targets_path
+from algoperf_like.scoring.read import read_trial, split_workload_dir
+from algoperf_like.scoring.targets import METRIC_DIRECTION, default_targets_path
 
 try:
   from tests.scoring_trees import FIXTURES, write_targets, write_trial

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring import rules
-from scoring.targets import Targets, WorkloadTarget
+from algoperf_like.scoring import rules
+from algoperf_like.scoring.targets import Targets, WorkloadTarget
 
 INF = math.inf
 

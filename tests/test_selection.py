@@ -19,7 +19,7 @@ from algoperf_like import runner, search_space
 from algoperf_like.checker import check_submission
 from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.submission import load_submission
-from submissions import selection
+from algoperf_like.submissions import selection
 from tests.quadratic import QuadraticWorkload
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,7 +54,7 @@ def _hparams(name, **overrides):
 
 
 def _mnist1d(data_dir):
-  import workloads
+  from algoperf_like import registry as workloads
 
   return workloads.get_workload('mnist1d', data_dir)
 
@@ -280,7 +280,7 @@ def test_selective_backprop_fills_the_batch_from_successive_candidates():
 @pytest.mark.numerics
 @pytest.mark.parametrize('name', sorted(_BASELINES))
 def test_baseline_reaches_the_mnist1d_target(name, data_dir):
-  from workloads import targets
+  from algoperf_like.workloads import targets
 
   workload = _mnist1d(data_dir)
   target = targets.workload_targets('mnist1d')['validation_target_value']

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-import workloads
-from workloads.common import tfds_data
-from workloads.mnist1d import dataset
-from workloads.mnist1d import selection_variants as sv
+from algoperf_like import registry
+from algoperf_like.workloads.common import tfds_data
+from algoperf_like.workloads.mnist1d import dataset
+from algoperf_like.workloads.mnist1d import selection_variants as sv
 
 
 def _train_split():
@@ -58,8 +58,8 @@ def test_variants_share_the_clean_evaluation_splits(data_dir):
     split: tfds_data.load_split(dataset.Mnist1d, split, data_dir)
     for split in ('validation', 'test')
   }
-  for name in workloads.SUITES['data_selection']:
-    workload = workloads.get_workload(name, data_dir)
+  for name in registry.SUITES['data_selection']:
+    workload = registry.get_workload(name, data_dir)
     for split, arrays in clean.items():
       assert tfds_data.fingerprint(workload._arrays(split, data_dir)) == tfds_data.fingerprint(
         arrays

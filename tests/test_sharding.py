@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     import jax
     from algoperf_like import runner, search_space, submission
-    from workloads import get_workload
+    from algoperf_like.registry import get_workload
     workload = get_workload('mnist1d', sys.argv[1])
     sub = submission.load_submission('submissions/nadamw/submission.py')
     hparams = search_space.make_hyperparameters({'learning_rate': 2e-3, 'one_minus_beta1': 0.1,

@@ -140,7 +140,7 @@ def test_spec_enums_have_algoperf_values():
 def test_cosine_baselines_stop_once_their_learning_rate_is_zero(name):
   """From step_hint on the update is zero, so they end the trial instead of idling."""
   from algoperf_like import target_setting
-  from submissions import shared
+  from algoperf_like.submissions import shared
 
   sub = load_submission(os.path.join(REPO, 'submissions', name, 'submission.py'))
   hparams = search_space.make_hyperparameters(_SUBMISSIONS_UNDER_TEST[name])

@@ -3,7 +3,7 @@
 import json
 import os
 
-from algoperf_like import cli, search_space, suite, target_setting
+from algoperf_like import cli, registry, search_space, suite, target_setting
 
 
 def test_full_plan_tunes_each_baseline_on_each_workload(tmp_path):
@@ -41,9 +41,7 @@ def test_quick_plan_uses_each_baselines_best_target_setting_point(tmp_path, monk
     ['mnist1d'], ['momentum'], str(tmp_path), quick=True, num_tuning_trials=5, rng_seed=0
   )
   first = search_space.quasirandom_points(
-    search_space.load_search_space(
-      os.path.join(target_setting.REPO, 'submissions', 'momentum', 'tuning_search_space.json')
-    ),
+    search_space.load_search_space(registry.search_space_path('momentum')),
     1,
   )
   assert [t.hyperparameters for t in plan] == first
@@ -82,9 +80,7 @@ def test_quick_base_lends_its_shared_hyperparameters(tmp_path, monkeypatch):
     quick_base='nadamw',
   )
   first = search_space.quasirandom_points(
-    search_space.load_search_space(
-      os.path.join(target_setting.REPO, 'submissions', 'rs2', 'tuning_search_space.json')
-    ),
+    search_space.load_search_space(registry.search_space_path('rs2')),
     1,
   )[0]
   assert plan[0].hyperparameters == {**best, 'selection_fraction': first['selection_fraction']}

@@ -10,11 +10,11 @@ import os
 
 import pytest
 
-import workloads
+from algoperf_like import registry as workloads
 from algoperf_like import search_space, target_setting
 from algoperf_like.runner import RunConfig, train_once
 from algoperf_like.submission import load_submission
-from workloads import targets
+from algoperf_like.workloads import targets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALIBRATED = [

@@ -14,12 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import workloads
-from algoperf_like import runner, search_space, spec, submission
-from workloads import targets
-from workloads.common import average_precision, losses, tfds_data
-from workloads.criteo_synth import dataset as criteo_data
-from workloads.ogbg_motifs import dataset as motif_data
+from algoperf_like import registry, runner, search_space, spec, submission
+from algoperf_like.workloads import targets
+from algoperf_like.workloads.common import average_precision, losses, tfds_data
+from algoperf_like.workloads.criteo_synth import dataset as criteo_data
+from algoperf_like.workloads.ogbg_motifs import dataset as motif_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = {'ogbg_motifs_gelu': 'ogbg_motifs', 'criteo_synth_layernorm': 'criteo_synth'}
@@ -53,7 +52,7 @@ def make_workload(monkeypatch, data_dir):
     return original(name if name in known else BASE.get(name, name))
 
   monkeypatch.setattr(targets, 'workload_targets', workload_targets)
-  return lambda name: workloads.get_workload(name, data_dir)
+  return lambda name: registry.get_workload(name, data_dir)
 
 
 # ----- Data. -----

@@ -9,13 +9,16 @@ import numpy as np
 import optax
 import pytest
 
-import workloads
-from algoperf_like import runner, search_space, spec
+from algoperf_like import registry, runner, search_space, spec
 from algoperf_like import submission as submission_lib
-from submissions import shared
-from workloads.common import tfds_data
-from workloads.scan_transformer import dataset
-from workloads.scan_transformer.workload import exact_match, sequence_cross_entropy, sequence_sums
+from algoperf_like.submissions import shared
+from algoperf_like.workloads.common import tfds_data
+from algoperf_like.workloads.scan_transformer import dataset
+from algoperf_like.workloads.scan_transformer.workload import (
+  exact_match,
+  sequence_cross_entropy,
+  sequence_sums,
+)
 
 NAMES = ('scan_transformer', 'scan_transformer_post_ln')
 NADAMW_PATH = os.path.join(
@@ -115,7 +118,7 @@ def test_grammar_interpretation(command, actions):
 # ----- Model. -----
 @pytest.mark.parametrize('name', NAMES)
 def test_model_output_shapes_and_parameter_types(name):
-  workload = workloads.get_workload(name)
+  workload = registry.get_workload(name)
   params, state = workload.init_model_fn(jax.random.PRNGKey(0))
   assert state is None
   pre_norm = name == 'scan_transformer'  # Pre-norm stacks end with a layer norm each.
@@ -139,7 +142,7 @@ def test_model_output_shapes_and_parameter_types(name):
 
 
 def test_decoder_is_causal_and_dropout_only_in_training():
-  workload = workloads.get_workload('scan_transformer')
+  workload = registry.get_workload('scan_transformer')
   params, _ = workload.init_model_fn(jax.random.PRNGKey(0), dropout_rate=0.5)
   batch = {k: v[:4] for k, v in dataset.generate_arrays()['validation'].items()}
   changed = dict(batch, targets=batch['targets'].copy())
@@ -213,7 +216,7 @@ def test_exact_match_counts_whole_sequences_up_to_eos():
   sums = jax.device_get(sequence_sums(labels, 10.0 * jax.nn.one_hot(predictions, v), mask))
   assert sums['sequences_correct'] == 2 and sums['count'] == 4
   assert sums['tokens'] == 3 + 3 + 3 + 2 and sums['tokens_correct'] == 3 + 3 + 2 + 1
-  workload = workloads.get_workload('scan_transformer')
+  workload = registry.get_workload('scan_transformer')
   metrics = workload._metrics([sums, sums])
   assert metrics['accuracy'] == pytest.approx(0.5)
   assert metrics['token_accuracy'] == pytest.approx(9 / 11)
@@ -223,7 +226,7 @@ def test_exact_match_counts_whole_sequences_up_to_eos():
 @pytest.mark.slow
 def test_greedy_decoding_agrees_with_teacher_forced_exact_match():
   """Greedy decoding gets a sequence right exactly when teacher forcing does (trained model)."""
-  workload = workloads.get_workload('scan_transformer')
+  workload = registry.get_workload('scan_transformer')
   params, _ = workload.init_model_fn(jax.random.PRNGKey(0))
   tx = optax.adam(3e-3)
   arrays = dataset.generate_arrays()
@@ -258,7 +261,7 @@ def test_greedy_decoding_agrees_with_teacher_forced_exact_match():
 @pytest.mark.numerics
 @pytest.mark.parametrize('name', NAMES)
 def test_nadamw_reaches_the_proposed_target(name, data_dir, monkeypatch):
-  workload = workloads.get_workload(name, data_dir)
+  workload = registry.get_workload(name, data_dir)
   workload.constants = dataclasses.replace(workload.constants, **PROPOSED[name])
   monkeypatch.setitem(shared.BATCH_SIZES, name, BATCH_SIZE)
   submission = submission_lib.load_submission(NADAMW_PATH)

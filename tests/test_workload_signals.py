@@ -10,12 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import workloads
-from algoperf_like import runner, search_space, spec
+from algoperf_like import registry, runner, search_space, spec
 from algoperf_like import submission as submission_lib
-from workloads.common import layers, losses, metrics, mnist1d_signals, tfds_data
-from workloads.ctc_digits import dataset as ctc_dataset
-from workloads.fastmri1d import dataset as mri_dataset
+from algoperf_like.workloads.common import layers, losses, metrics, mnist1d_signals, tfds_data
+from algoperf_like.workloads.ctc_digits import dataset as ctc_dataset
+from algoperf_like.workloads.fastmri1d import dataset as mri_dataset
 
 NAMES = ('fastmri1d', 'fastmri1d_tanh', 'ctc_digits', 'ctc_digits_gelu')
 # Proposed targets.json entries (targets.json still holds placeholders).
@@ -66,7 +65,7 @@ def _with_ids(arrays):
 
 @pytest.fixture(scope='module', params=NAMES)
 def workload(request, data_dir):
-  return workloads.get_workload(request.param, data_dir)
+  return registry.get_workload(request.param, data_dir)
 
 
 # ----- Data. -----
@@ -153,7 +152,7 @@ def test_mean_absolute_error_by_hand():
 
 
 def test_ctc_loss_fn_by_hand(data_dir):
-  w = workloads.get_workload('ctc_digits', data_dir)
+  w = registry.get_workload('ctc_digits', data_dir)
   pad = ctc_dataset.PAD_ID
   # Two frames, uniform over the 11 classes (blank + 10 digits).
   logits = jnp.zeros((4, 2, 11))
@@ -196,7 +195,7 @@ def test_ssim_1d_by_hand():
 
 
 def test_fastmri1d_eval_masks_padding(data_dir):
-  w = workloads.get_workload('fastmri1d', data_dir)
+  w = registry.get_workload('fastmri1d', data_dir)
   params, model_state = w.init_model_fn(jax.random.PRNGKey(0))
   arrays = tfds_data.load_split(w.builder_cls, 'validation', data_dir)
   real = {k: arrays[k][:3] for k in w.eval_features}
@@ -237,7 +236,7 @@ def test_edit_distance_by_hand(hyp, ref, distance):
 
 
 def test_ctc_digits_wer_from_eval_outputs(data_dir):
-  w = workloads.get_workload('ctc_digits', data_dir)
+  w = registry.get_workload('ctc_digits', data_dir)
   pad = ctc_dataset.PAD_ID
   outputs = [
     {
@@ -257,7 +256,7 @@ def test_ctc_digits_wer_from_eval_outputs(data_dir):
 @pytest.mark.numerics
 @pytest.mark.parametrize('name', ['fastmri1d', 'ctc_digits'])
 def test_nadamw_reaches_the_proposed_target(name, data_dir):
-  w = workloads.get_workload(name, data_dir)
+  w = registry.get_workload(name, data_dir)
   w.constants = dataclasses.replace(w.constants, **PROPOSED[name])
   submission = submission_lib.load_submission(
     os.path.join(REPO, 'submissions', 'nadamw', 'submission.py')

@@ -4,14 +4,13 @@ import jax
 import numpy as np
 import pytest
 
-import workloads
-from algoperf_like import spec
-from workloads.common import tfds_data
+from algoperf_like import registry, spec
+from algoperf_like.workloads.common import tfds_data
 
 
-@pytest.fixture(scope='module', params=workloads.workload_names())
+@pytest.fixture(scope='module', params=registry.workload_names())
 def workload(request, data_dir):
-  return workloads.get_workload(request.param, data_dir)
+  return registry.get_workload(request.param, data_dir)
 
 
 def test_dataset_fingerprints_are_declared_and_checked(workload, data_dir):

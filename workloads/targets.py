@@ -1,16 +1,19 @@
-"""Read ``workloads/targets.json``: targets and budgets as data (no JAX import).
+"""Read the targets file: targets and budgets as data (no JAX import).
 
-Both the workloads and the scorer read this file, so a target lives in one place.
+Both the workloads and the scorer read ``targets.json``, package data of
+:mod:`algoperf_like.workloads` (``workloads/targets.json`` in the repository),
+so a target lives in one place.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import json
 from pathlib import Path
 from typing import Any, Dict
 
-TARGETS_FILE = Path(__file__).with_name('targets.json')
+TARGETS_FILE = Path(str(importlib.resources.files(__package__) / 'targets.json'))
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,13 +12,11 @@ import multiprocessing
 import time
 from typing import List, Sequence, Tuple
 
-from algoperf_like import sweep, trial_logs
+from algoperf_like import command_line, sweep, trial_logs
 
 
 def _child(job: sweep.TrialJob) -> None:
-  from algoperf_like import cli  # Quiet TF/absl logging in the child as in the CLI.
-
-  cli.quiet_libraries()
+  command_line.quiet_libraries()  # Quiet TF/absl logging in the child as in the CLI.
   sweep.run_trial(job)
 
 

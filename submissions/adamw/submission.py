@@ -14,8 +14,8 @@ Hyperparameters: ``learning_rate``, ``one_minus_beta1``, ``beta2``,
 
 import optax
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval
 
 # The cosine schedule ends at 0: stop there (see shared.update_params_until_zero_lr).
 update_params = shared.update_params_until_zero_lr

@@ -12,8 +12,13 @@ Hyperparameters: ``learning_rate``, ``one_minus_beta1`` (:math:`1-\mu`),
 optional ``label_smoothing``, ``grad_clip``, ``dropout_rate``.
 """
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params  # noqa: F401 (the API functions)
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import (
+  data_selection,
+  get_batch_size,
+  prepare_for_eval,
+  update_params,
+)
 
 NESTEROV = False
 

@@ -6,9 +6,9 @@ a 1.5x runtime budget; the values below are used on every workload.
 
 import collections
 
-from submissions import shared
-from submissions.nadamw.submission import make_optimizer
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.nadamw.submission import make_optimizer
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval
 
 _Hyperparameters = collections.namedtuple(
   '_Hyperparameters',

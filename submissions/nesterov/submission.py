@@ -10,8 +10,13 @@ peak rate at ``decay_steps_factor * step_hint`` (AlgoPerf's Nesterov baseline).
 Hyperparameters: as the ``momentum`` baseline.
 """
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params  # noqa: F401 (the API functions)
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import (
+  data_selection,
+  get_batch_size,
+  prepare_for_eval,
+  update_params,
+)
 
 NESTEROV = True
 

@@ -17,7 +17,7 @@ the most and the least lossy candidate. :math:`s = \infty` (the default when
 ``selection_pressure`` is left out of the search space, or set to ``inf``)
 trains on the :math:`B` largest losses of the :math:`M`; :math:`s = 1` is
 uniform. Scoring and drawing run on the device in one jitted function
-(``submissions.selection.jitted_select_by_loss``), compiled once, so the step
+(``algoperf_like.submissions.selection.jitted_select_by_loss``), compiled once, so the step
 does not wait for the host. The selection keeps no state.
 
 Cost per step: a forward pass over :math:`kB` examples on top of the
@@ -34,9 +34,9 @@ import math
 
 import jax
 
-from submissions import selection
-from submissions.selection import update_params
-from submissions.shared import batch_size_for, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
+from algoperf_like.submissions import selection
+from algoperf_like.submissions.selection import update_params
+from algoperf_like.submissions.shared import batch_size_for, get_batch_size, prepare_for_eval
 
 __all__ = [
   'CANDIDATE_FACTOR',

@@ -15,7 +15,7 @@ with :math:`\pi_p` the permutation of pass :math:`p` (seeded by the trial's
 optimizer key). Round :math:`k` lasts :math:`|S_k| / B` steps; a batch may
 straddle two rounds.
 
-Implementation (``submissions.selection.rs2_select``): per-example state by
+Implementation (``algoperf_like.submissions.selection.rs2_select``): per-example state by
 ``example_id`` (each example's position in the pass permutation, whether it was
 used in this round, the round counter and the seed) is kept in numpy arrays in
 the optimizer state and updated in place by ``data_selection``. The batch is
@@ -33,9 +33,9 @@ Hyperparameters: NAdamW's (``learning_rate``, ``one_minus_beta1``, ``beta2``,
 per round).
 """
 
-from submissions import selection
-from submissions.selection import update_params
-from submissions.shared import get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
+from algoperf_like.submissions import selection
+from algoperf_like.submissions.selection import update_params
+from algoperf_like.submissions.shared import get_batch_size, prepare_for_eval
 
 __all__ = [
   'data_selection',

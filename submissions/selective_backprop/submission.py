@@ -25,9 +25,9 @@ Hyperparameters: NAdamW's (``learning_rate``, ``one_minus_beta1``, ``beta2``,
 candidates is kept on average) and ``loss_history_size`` (:math:`|H|`).
 """
 
-from submissions import selection
-from submissions.selection import update_params
-from submissions.shared import get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
+from algoperf_like.submissions import selection
+from algoperf_like.submissions.selection import update_params
+from algoperf_like.submissions.shared import get_batch_size, prepare_for_eval
 
 __all__ = [
   'data_selection',

@@ -1,8 +1,8 @@
 """Template for a new submission: copy this folder and fill in the five functions.
 
 This template is a working plain-SGD submission so that a copy runs at once:
-``algoperf-like run --workload=mnist1d --submission_path=submissions/template/submission.py
---tuning_search_space=submissions/template/tuning_search_space.json``.
+``algoperf-like run --workload=mnist1d --submission_path=template
+--tuning_search_space=tuning_search_space.json`` (or the path of your copy's folder).
 
 The API is AlgoPerf's (v0.6, JAX). An AlgoPerf JAX submission runs here after
 replacing ``from algoperf import spec`` by ``from algoperf_like import spec``.

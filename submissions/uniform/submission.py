@@ -28,8 +28,12 @@ Hyperparameters (NAdamW's): ``learning_rate`` (:math:`\eta`), ``one_minus_beta1`
 No selection hyperparameters.
 """
 
-from submissions.nadamw.submission import init_optimizer_state, make_optimizer, update_params
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval  # noqa: F401 (the API functions)
+from algoperf_like.submissions.nadamw.submission import (
+  init_optimizer_state,
+  make_optimizer,
+  update_params,
+)
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval
 
 __all__ = [
   'data_selection',

@@ -8,16 +8,25 @@ each example with its ``example_id`` (its index in the split).
 
 from __future__ import annotations
 
+import inspect
 from typing import Dict
 
 import numpy as np
 import tensorflow_datasets as tfds
+from etils import epath
 
 
 class ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """Base class of the CPU workloads' dataset builders."""
 
   HOMEPAGE = None
+
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    # TFDS looks for a builder's metadata folder by its module name, as if the import
+    # name followed the folders; algoperf_like.workloads is the folder workloads/ (see
+    # setup.py), so name the folder of the builder's file instead.
+    cls.pkg_dir_path = epath.Path(inspect.getfile(cls)).parent
 
   def features(self) -> Dict[str, tfds.features.FeatureConnector]:
     raise NotImplementedError

@@ -20,9 +20,9 @@ import jax
 import numpy as np
 
 from algoperf_like import jax_sharding_utils, spec
-from workloads import targets
-from workloads.common import input_pipeline, tfds_data
-from workloads.common import params as param_utils
+from algoperf_like.workloads import targets
+from algoperf_like.workloads.common import input_pipeline, tfds_data
+from algoperf_like.workloads.common import params as param_utils
 
 _SPLIT_OF = {'train': 'train', 'eval_train': 'train', 'validation': 'validation', 'test': 'test'}
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from workloads.common.array_builder import ArrayBuilder
+from algoperf_like.workloads.common.array_builder import ArrayBuilder
 
 SEED = 0
 SPLIT_SIZES = {'train': 40_000, 'validation': 5_000, 'test': 5_000}
@@ -106,7 +106,7 @@ class CriteoSynth(ArrayBuilder):
 
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'Factorisation-machine ground truth, seed 0, 40k/5k/5k.'}
-  # workloads.common.tfds_data.fingerprint of each split, checked on every load.
+  # algoperf_like.workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
     'train': 'acf60ca1322448cc0d1a1302dbb75ee4456486689e5279292a1c741777c65a01',
     'validation': 'b5c656ff9fa15c0a59e64823030584d9c687cc481a39de5689554ebedbfd119e',

@@ -2,7 +2,7 @@
 
 Like AlgoPerf's ``criteo1tb``: binary click-through prediction from dense and
 categorical features. Loss: sigmoid cross-entropy. Target metric: validation
-log loss (``loss``, minimised). Data: ``workloads.criteo_synth.dataset.CriteoSynth``
+log loss (``loss``, minimised). Data: ``algoperf_like.workloads.criteo_synth.dataset.CriteoSynth``
 (TFDS builder, generated offline from a known logistic model); a batch has
 ``inputs`` (dense features) and ``categorical`` (value ids per field).
 """
@@ -14,10 +14,15 @@ from typing import Optional
 import jax.numpy as jnp
 
 from algoperf_like import spec
-from workloads.common import losses
-from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants, sum_outputs
-from workloads.criteo_synth import dataset
-from workloads.criteo_synth.model import SmallDlrm
+from algoperf_like.workloads.common import losses
+from algoperf_like.workloads.common.in_memory import (
+  InMemoryWorkload,
+  init_params,
+  make_constants,
+  sum_outputs,
+)
+from algoperf_like.workloads.criteo_synth import dataset
+from algoperf_like.workloads.criteo_synth.model import SmallDlrm
 
 
 class CriteoSynthWorkload(InMemoryWorkload):

@@ -2,7 +2,7 @@
 
 A 1-D analogue of speech recognition (AlgoPerf's LibriSpeech workloads): each
 example is ``MIN_DIGITS`` to ``MAX_DIGITS`` MNIST-1D digit signals (with the
-package's noise; :mod:`workloads.common.mnist1d_signals`), each 40 samples
+package's noise; :mod:`algoperf_like.workloads.common.mnist1d_signals`), each 40 samples
 long, placed one after another with a random gap of 0 to ``MAX_GAP`` zero
 samples before each, then zero-padded to ``SEQUENCE_LENGTH`` samples. Each
 split draws its digits, with replacement, from its own pool of MNIST-1D
@@ -21,8 +21,8 @@ from typing import Dict
 import numpy as np
 import tensorflow_datasets as tfds
 
-from workloads.common.array_builder import ArrayBuilder
-from workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
+from algoperf_like.workloads.common.array_builder import ArrayBuilder
+from algoperf_like.workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
 
 SEED = 2
 SPLIT_SIZES = {'train': 8_000, 'validation': 1_000, 'test': 1_000}
@@ -69,7 +69,7 @@ class CtcDigits(ArrayBuilder):
     '1.0.0': 'mnist1d digits (with noise), seed 2; 2-4 digits, gaps 0-4; '
     '8k/1k/1k sequences from 10k/2k/2k digit pools.'
   }
-  # workloads.common.tfds_data.fingerprint of each split, checked on every load.
+  # algoperf_like.workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
     'train': '0e29a850aed1f341530fa9bba6737a5b827c7d22434a1122b2ef35b3c8707397',
     'validation': '9e5eca2ed63704557dee589f079a55ce7e80c0aff1336762e7339813254fdecb',

@@ -3,7 +3,7 @@
 Amodei et al., "Deep Speech 2", ICML 2016 (https://arxiv.org/abs/1512.02595):
 strided convolutions over the signal, then bidirectional recurrent layers,
 then a per-frame softmax over the labels plus the CTC blank. Here: two strided
-:class:`workloads.common.layers.Conv1D` (total stride 8: 5 frames per 40-sample
+:class:`algoperf_like.workloads.common.layers.Conv1D` (total stride 8: 5 frames per 40-sample
 digit), layer norm, one bidirectional GRU and a dense output layer.
 """
 
@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from workloads.common.layers import Conv1D
+from algoperf_like.workloads.common.layers import Conv1D
 
 
 class CtcDigitsModel(nn.Module):

@@ -5,7 +5,7 @@ A CPU-sized analogue of AlgoPerf's LibriSpeech workloads: ``model_fn`` returns
 (per sequence, divided by its number of digits), and the target metric is the
 validation ``wer``, here the digit error rate: the edit distance between the
 greedy CTC decoding and the reference, summed over examples, over the total
-reference length. Data: ``workloads.ctc_digits.dataset.CtcDigits`` (TFDS
+reference length. Data: ``algoperf_like.workloads.ctc_digits.dataset.CtcDigits`` (TFDS
 builder, generated offline).
 """
 
@@ -16,10 +16,10 @@ from typing import Optional
 import jax.numpy as jnp
 
 from algoperf_like import spec
-from workloads.common import losses, metrics
-from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants
-from workloads.ctc_digits import dataset
-from workloads.ctc_digits.model import CtcDigitsModel
+from algoperf_like.workloads.common import losses, metrics
+from algoperf_like.workloads.common.in_memory import InMemoryWorkload, init_params, make_constants
+from algoperf_like.workloads.ctc_digits import dataset
+from algoperf_like.workloads.ctc_digits.model import CtcDigitsModel
 
 BLANK_ID = 0  # Label ids: blank 0, digit d -> d + 1.
 

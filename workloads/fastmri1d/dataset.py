@@ -2,7 +2,7 @@
 
 A 1-D analogue of fastMRI's single-coil knee task (Zbontar et al., 2018,
 https://arxiv.org/abs/1811.08839): the clean signal is an MNIST-1D digit
-without the package's noise (:mod:`workloads.common.mnist1d_signals`); its
+without the package's noise (:mod:`algoperf_like.workloads.common.mnist1d_signals`); its
 "k-space" is the real FFT (21 coefficients of a 40-sample signal). Like a
 Cartesian undersampling mask, every example keeps the ``CENTER_FREQUENCIES``
 lowest frequencies and each higher one with probability ``KEEP_PROBABILITY``;
@@ -22,8 +22,8 @@ from typing import Dict
 import numpy as np
 import tensorflow_datasets as tfds
 
-from workloads.common.array_builder import ArrayBuilder
-from workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
+from algoperf_like.workloads.common.array_builder import ArrayBuilder
+from algoperf_like.workloads.common.mnist1d_signals import SIGNAL_LENGTH, digit_signals
 
 SEED = 1
 SPLIT_SIZES = {'train': 8_000, 'validation': 1_000, 'test': 1_000}
@@ -61,7 +61,7 @@ class Fastmri1d(ArrayBuilder):
     '1.0.0': 'Clean mnist1d digits, seed 1; 4 centre + 25% other '
     'frequencies kept, noise std 0.1; 8k/1k/1k.'
   }
-  # workloads.common.tfds_data.fingerprint of each split, checked on every load.
+  # algoperf_like.workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
     'train': '29cbb397b3c40f753ca1b19556627f85f824071c896da61d8f4319bf10519a73',
     'validation': 'cfdf37aa3c1eb94abc54a02204414e1bdf2e6a385982f1fe0130ced78c12feb5',

@@ -5,7 +5,7 @@ Image Segmentation", MICCAI 2015 (https://arxiv.org/abs/1505.04597); the
 fastMRI baseline (Zbontar et al., 2018) uses conv blocks of two 3-wide
 convolutions with instance norm and leaky ReLU, average-pool downsampling and
 transposed-convolution upsampling with skip connections. Here: the same
-layout in 1-D, convolutions as :class:`workloads.common.layers.Conv1D` (faster
+layout in 1-D, convolutions as :class:`algoperf_like.workloads.common.layers.Conv1D` (faster
 on CPU), 2x average pooling and a 2x transposed convolution (kernel 2, stride 2,
 i.e. one dense map to two output frames).
 """
@@ -17,7 +17,7 @@ from typing import Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
-from workloads.common.layers import Conv1D
+from algoperf_like.workloads.common.layers import Conv1D
 
 _ACTIVATIONS = {
   'leaky_relu': lambda x: nn.leaky_relu(x, negative_slope=0.2),

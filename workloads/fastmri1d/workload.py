@@ -1,7 +1,7 @@
 """The ``fastmri1d`` workload: a 1-D U-Net reconstructs undersampled MNIST-1D signals.
 
 A CPU-sized analogue of AlgoPerf's fastMRI: L1 loss, target metric validation
-SSIM (max). Data: ``workloads.fastmri1d.dataset.Fastmri1d`` (TFDS builder,
+SSIM (max). Data: ``algoperf_like.workloads.fastmri1d.dataset.Fastmri1d`` (TFDS builder,
 generated offline).
 """
 
@@ -12,10 +12,15 @@ from typing import Optional
 import jax.numpy as jnp
 
 from algoperf_like import spec
-from workloads.common import losses, metrics
-from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants, sum_outputs
-from workloads.fastmri1d import dataset
-from workloads.fastmri1d.model import UNet1D
+from algoperf_like.workloads.common import losses, metrics
+from algoperf_like.workloads.common.in_memory import (
+  InMemoryWorkload,
+  init_params,
+  make_constants,
+  sum_outputs,
+)
+from algoperf_like.workloads.fastmri1d import dataset
+from algoperf_like.workloads.fastmri1d.model import UNet1D
 
 
 class Fastmri1dWorkload(InMemoryWorkload):

@@ -1,6 +1,6 @@
 """MNIST-1D training sets where the choice of examples should matter.
 
-Each variant corrupts only the *training* split of :mod:`workloads.mnist1d.dataset`,
+Each variant corrupts only the *training* split of :mod:`algoperf_like.workloads.mnist1d.dataset`,
 deterministically from a recorded seed; validation and test stay the clean
 base splits, so the target still measures generalisation on clean data.
 
@@ -23,7 +23,7 @@ from typing import Dict, Tuple
 import numpy as np
 import tensorflow_datasets as tfds
 
-from workloads.mnist1d import dataset
+from algoperf_like.workloads.mnist1d import dataset
 
 Split = Tuple[np.ndarray, np.ndarray]  # (inputs [N, 40] float32, labels [N] int64)
 

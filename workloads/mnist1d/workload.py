@@ -1,7 +1,7 @@
 """The ``mnist1d`` workload: a 1-D CNN classifying MNIST-1D signals.
 
 Loss: softmax cross-entropy. Target metric: validation error rate. Data:
-``workloads.mnist1d.dataset.Mnist1d`` (TFDS builder, generated offline).
+``algoperf_like.workloads.mnist1d.dataset.Mnist1d`` (TFDS builder, generated offline).
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ from typing import Optional
 import jax.numpy as jnp
 
 from algoperf_like import spec
-from workloads.common import losses
-from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants, sum_outputs
-from workloads.mnist1d import dataset, selection_variants
-from workloads.mnist1d.model import Conv1DNet
+from algoperf_like.workloads.common import losses
+from algoperf_like.workloads.common.in_memory import (
+  InMemoryWorkload,
+  init_params,
+  make_constants,
+  sum_outputs,
+)
+from algoperf_like.workloads.mnist1d import dataset, selection_variants
+from algoperf_like.workloads.mnist1d.model import Conv1DNet
 
 
 class Mnist1dWorkload(InMemoryWorkload):

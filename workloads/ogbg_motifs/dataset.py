@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from workloads.common.array_builder import ArrayBuilder
+from algoperf_like.workloads.common.array_builder import ArrayBuilder
 
 SEED = 0
 SPLIT_SIZES = {'train': 10_000, 'validation': 2_000, 'test': 2_000}
@@ -124,7 +124,7 @@ class OgbgMotifs(ArrayBuilder):
   RELEASE_NOTES = {
     '1.0.0': 'Erdős–Rényi graphs of 8-16 nodes, 8 motif labels (LABEL_NAMES), seed 0, 10k/2k/2k.'
   }
-  # workloads.common.tfds_data.fingerprint of each split, checked on every load.
+  # algoperf_like.workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
     'train': '3cd69df1953f4c38c23235f6fc379bd57934bf507cf7ed53d0dedaf010b1b435',
     'validation': '6368c8937758fbf4c26f54fbfb5b5a200c5545225392dbaa68e9b0675aa08d69',

@@ -3,7 +3,7 @@
 Like AlgoPerf's ``ogbg`` (OGB-molpcba): multi-label binary classification of
 whole graphs. Loss: sigmoid cross-entropy summed over the labels. Target
 metric: validation mean average precision (OGB's mean over labels of AP).
-Data: ``workloads.ogbg_motifs.dataset.OgbgMotifs`` (TFDS builder, generated
+Data: ``algoperf_like.workloads.ogbg_motifs.dataset.OgbgMotifs`` (TFDS builder, generated
 offline); a batch holds padded dense graphs: ``inputs`` (node features),
 ``adjacency`` and ``node_mask``.
 """
@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_like import spec
-from workloads.common import average_precision, losses
-from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants
-from workloads.ogbg_motifs import dataset
-from workloads.ogbg_motifs.model import DenseGraphNet
+from algoperf_like.workloads.common import average_precision, losses
+from algoperf_like.workloads.common.in_memory import InMemoryWorkload, init_params, make_constants
+from algoperf_like.workloads.ogbg_motifs import dataset
+from algoperf_like.workloads.ogbg_motifs.model import DenseGraphNet
 
 
 class OgbgMotifsWorkload(InMemoryWorkload):

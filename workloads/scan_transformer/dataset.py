@@ -35,7 +35,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 import tensorflow_datasets as tfds
 
-from workloads.common.array_builder import ArrayBuilder
+from algoperf_like.workloads.common.array_builder import ArrayBuilder
 
 SEED = 0
 MAX_ACTIONS = 16
@@ -135,7 +135,7 @@ class ScanCommands(ArrayBuilder):
 
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'SCAN grammar, <= 16 actions, random split, seed 0, 12k/1k/1k.'}
-  # workloads.common.tfds_data.fingerprint of each split, checked on every load.
+  # algoperf_like.workloads.common.tfds_data.fingerprint of each split, checked on every load.
   FINGERPRINTS = {
     'train': '431e16b23ccef10d02d50acc2cf1fffc621b136383c0791e0808d5b38da1b033',
     'validation': '4f81c6aaae4d17cb4ca0806f953c8d13fd74835b8c2e2eecde08785550a2c644',

@@ -1,6 +1,6 @@
 """The ``scan_transformer`` workload: SCAN-style command -> action translation.
 
-A toy version of AlgoPerf's WMT workload. Data: ``workloads.scan_transformer.dataset.ScanCommands``
+A toy version of AlgoPerf's WMT workload. Data: ``algoperf_like.workloads.scan_transformer.dataset.ScanCommands``
 (TFDS builder, generated offline: every SCAN command with at most 16 actions,
 random split 12k/1k/1k). Model: :class:`Seq2SeqTransformer`, 1+1 layers, width
 64, 4 heads, MLP width 128, pre-layer-norm, trained with teacher forcing.
@@ -28,10 +28,19 @@ import jax.numpy as jnp
 import optax
 
 from algoperf_like import spec
-from workloads.common import params as param_utils
-from workloads.common.in_memory import InMemoryWorkload, init_params, make_constants, sum_outputs
-from workloads.scan_transformer import dataset
-from workloads.scan_transformer.model import Seq2SeqTransformer, greedy_decode, shift_right
+from algoperf_like.workloads.common import params as param_utils
+from algoperf_like.workloads.common.in_memory import (
+  InMemoryWorkload,
+  init_params,
+  make_constants,
+  sum_outputs,
+)
+from algoperf_like.workloads.scan_transformer import dataset
+from algoperf_like.workloads.scan_transformer.model import (
+  Seq2SeqTransformer,
+  greedy_decode,
+  shift_right,
+)
 
 _ATTENTION_TYPES = {
   ('query', 'kernel'): spec.ParameterType.ATTENTION_Q,

@@ -3,8 +3,8 @@ positional call would hand it the wrong arguments."""
 
 import optax
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval
 
 
 def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):

@@ -3,8 +3,8 @@ out of sight of the rules that read the source."""
 
 import optax
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
 
 _PATCH = "lambda m: setattr(m, 'perf_counter', lambda: 0.0)"
 

@@ -6,8 +6,8 @@ import pickle  # noqa: F401  (the point is the file access below)
 
 import optax
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
 
 _CACHE = os.path.join(os.path.expanduser('~'), '.warm_start.msgpack')
 

@@ -4,8 +4,8 @@ harness's (untimed) evaluation or to change numerics."""
 import jax
 import optax
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
 
 
 def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):

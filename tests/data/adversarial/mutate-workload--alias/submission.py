@@ -5,8 +5,8 @@ import dataclasses
 
 import optax
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
 
 
 def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):

@@ -2,9 +2,9 @@
 
 import optax
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
-from workloads.mnist1d.workload import Mnist1dWorkload
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from algoperf_like.workloads.mnist1d.workload import Mnist1dWorkload
 
 
 def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):

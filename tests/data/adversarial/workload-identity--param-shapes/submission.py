@@ -2,8 +2,8 @@
 
 import optax
 
-from submissions import shared
-from submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
+from algoperf_like.submissions import shared
+from algoperf_like.submissions.shared import data_selection, get_batch_size, prepare_for_eval, update_params
 
 _LEARNING_RATES = {'known': 0.3, 'unknown': 0.01}
 

@@ -1,0 +1,315 @@
+"""``algoperf-like run``: train a submission on workloads (AlgoPerf's submission_runner flags)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from typing import List, Optional
+
+from absl import flags as absl_flags
+
+from algoperf_like import command_line as cl
+from algoperf_like.command_line import UsageError
+
+DESCRIPTION = (
+  'Train a submission on workloads: every workload x --num_studies x --num_tuning_trials, '
+  "logged in AlgoPerf's layout under --experiment_dir/--experiment_name."
+)
+
+
+def define_flags() -> absl_flags.FlagValues:
+  fv = absl_flags.FlagValues()
+  d = absl_flags
+  cl.define_workload(fv)
+  cl.define_workload_module(fv)
+  cl.define_submission_path(fv)
+  d.DEFINE_string(
+    'tuning_search_space',
+    None,
+    'tuning_search_space.json (external tuning ruleset): a path, or a file name in the '
+    "submission's folder (e.g. mnist1d_demo_point.json with --submission_path=nadamw).",
+    flag_values=fv,
+  )
+  cl.define_tuning_ruleset(fv)
+  cl.define_experiment_dir(fv, 'experiments', 'Root directory of the logs.')
+  d.DEFINE_string(
+    'experiment_name',
+    None,
+    'Logs go to experiment_dir/experiment_name/study_k/... (default: the submission folder name).',
+    flag_values=fv,
+  )
+  cl.define_num_tuning_trials(fv, 5, 'Trials per study (external tuning).')
+  cl.define_num_studies(fv, 3, 'Independent studies.')
+  cl.define_rng_seed(fv, 'Seed of the plan; each trial derives its own seed.')
+  cl.define_max_global_steps(fv, 'Stop each trial after this many steps.')
+  cl.define_eval_every_steps(
+    fv,
+    'Evaluate every N steps instead of every eval_period_time_sec '
+    '(reproducibility tests; not for scoring).',
+  )
+  d.DEFINE_float(
+    'max_runtime_sec',
+    None,
+    "Override the workload's runtime budget.",
+    lower_bound=0.0,
+    flag_values=fv,
+  )
+  cl.define_overwrite(fv, 'Delete existing logs of this experiment first.')
+  d.DEFINE_boolean(
+    'resume_last_run',
+    False,
+    'Continue an existing experiment: skip finished trials, continue '
+    'interrupted ones from their last checkpoint, run the rest.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'dry_run', False, 'Print the planned trials as JSON lines; run nothing.', flag_values=fv
+  )
+  d.DEFINE_boolean(
+    'official_per_study_draw',
+    False,
+    "Draw the same first points in every study, as AlgoPerf's scripts do.",
+    flag_values=fv,
+  )
+  cl.define_data_dir(fv)
+  d.DEFINE_boolean(
+    'save_checkpoints',
+    True,
+    'Checkpoint each trial at evaluations (see '
+    '--checkpoint_period_sec), so that an interrupted trial continues from there.',
+    flag_values=fv,
+  )
+  d.DEFINE_float(
+    'checkpoint_period_sec',
+    0.0,
+    'Checkpoint at an evaluation only when this '
+    'many wall-clock seconds have passed since the last checkpoint (0: at every '
+    'evaluation); an interrupted trial loses at most this much work.',
+    lower_bound=0.0,
+    flag_values=fv,
+  )
+  d.DEFINE_enum(
+    'executor',
+    'local',
+    ['local', 'processes', 'slurm'],
+    'Where trials run: here, one child process each, or one Slurm task each '
+    '(slurm needs the [slurm] extra: pip install algoperf-like[slurm]).',
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'max_parallel',
+    1,
+    'Trials at once (processes; Slurm array parallelism).',
+    lower_bound=1,
+    flag_values=fv,
+  )
+  d.DEFINE_string(
+    'slurm_partition', None, 'Slurm partition (default: the cluster default).', flag_values=fv
+  )
+  d.DEFINE_integer(
+    'slurm_time_min', 60, 'Slurm time limit per trial, minutes.', lower_bound=1, flag_values=fv
+  )
+  d.DEFINE_integer('slurm_cpus_per_task', 1, 'CPUs per Slurm task.', lower_bound=1, flag_values=fv)
+  d.DEFINE_integer('slurm_gpus_per_task', 0, 'GPUs per Slurm task.', lower_bound=0, flag_values=fv)
+  d.DEFINE_string(
+    'slurm_folder',
+    None,
+    'Folder for Slurm job files and task logs (default: experiment_dir/experiment_name/slurm).',
+    flag_values=fv,
+  )
+  return fv
+
+
+def workload_names(value: str) -> List[str]:
+  """Names from a comma-separated list of workloads and suites (``--workload``)."""
+  from algoperf_like import registry
+
+  try:
+    return registry.expand_workloads(value)
+  except registry.UnknownWorkloadError as e:
+    raise UsageError(f'--workload: {e}') from None
+
+
+def submission_file(value: str) -> str:
+  """The ``submission.py`` that ``--submission_path`` names (file, folder or baseline)."""
+  from algoperf_like import registry
+
+  try:
+    return registry.resolve_submission(value)
+  except FileNotFoundError as e:
+    raise UsageError(f'--submission_path: {e}') from None
+
+
+def search_space_file(value: str, submission: str) -> str:
+  """``--tuning_search_space``: a path, or else a file of that name beside the submission."""
+  path = os.path.expanduser(value)
+  beside = os.path.join(os.path.dirname(submission), value)
+  if not os.path.exists(path) and not os.path.isabs(path) and os.path.isfile(beside):
+    return beside
+  return path
+
+
+def main(argv: List[str]) -> int:
+  fv = define_flags()
+  parsed = cl.parse(fv, argv, 'algoperf-like run', DESCRIPTION)
+  if parsed.positional:
+    raise UsageError(f'unexpected argument {parsed.positional[0]!r}')
+  cl.import_workload_modules(fv.workload_module)
+  from algoperf_like import registry, trial_plan
+  from algoperf_like import search_space as search_space_lib
+
+  if not fv.workload:
+    raise UsageError('--workload is required (known: ' + ', '.join(registry.workload_names()) + ')')
+  if not fv.submission_path:
+    raise UsageError('--submission_path is required')
+  names = workload_names(fv.workload)
+  submission_path = submission_file(fv.submission_path)
+  space = None
+  if fv.tuning_ruleset == 'external':
+    if not fv.tuning_search_space:
+      raise UsageError('--tuning_search_space is required under --tuning_ruleset=external')
+    space = search_space_lib.load_search_space(
+      search_space_file(fv.tuning_search_space, submission_path)
+    )
+  elif fv.tuning_search_space:
+    raise UsageError('--tuning_search_space must not be given under --tuning_ruleset=self')
+  for flag in ('data_dir', 'experiment_dir'):
+    path = os.path.expanduser(getattr(fv, flag))
+    if os.path.exists(path) and not os.path.isdir(path):
+      raise UsageError(f'--{flag}: {path} is not a directory')
+  if fv.overwrite and fv.resume_last_run:
+    raise UsageError('--overwrite and --resume_last_run exclude each other')
+  experiment_name = fv.experiment_name or os.path.basename(
+    os.path.dirname(os.path.abspath(submission_path))
+  )
+  plan = trial_plan.plan_trials(
+    names,
+    os.path.abspath(submission_path),
+    space,
+    fv.tuning_ruleset,
+    num_studies=fv.num_studies,
+    num_tuning_trials=fv.num_tuning_trials,
+    rng_seed=fv.rng_seed,
+    experiment_dir=fv.experiment_dir,
+    experiment_name=experiment_name,
+    official_per_study_draw=fv.official_per_study_draw,
+  )
+  if fv.dry_run:
+    cl.warn(parsed)
+    for trial in plan:
+      print(json.dumps(trial.to_json(), sort_keys=True))
+    return 0
+
+  cl.quiet_libraries()
+  import jax
+
+  from algoperf_like.submission import checked_batch_size, load_submission
+
+  submission = load_submission(submission_path)
+  for name in names:  # Fail before anything is written.
+    checked_batch_size(submission, name, jax.device_count())
+  root = os.path.join(fv.experiment_dir, experiment_name)
+  record = trial_plan.plan_record(plan)
+  from algoperf_like import trial_logs
+
+  plan_file = os.path.join(root, trial_logs.PLAN_FILE)
+  executor = make_executor(fv, root)  # Bad executor options fail before anything is written.
+  if os.path.exists(root) and not fv.overwrite:
+    # Re-running the same command continues it; anything else would mix two experiments.
+    if not _same_plan(plan_file, record):
+      hint = (
+        "its plan.json differs from this command's plan"
+        if fv.resume_last_run
+        else 'pass --overwrite to start over, or rerun the command that made it'
+      )
+      raise UsageError(f'--experiment_dir: {root} already exists with another plan; {hint}')
+    print(f'{root}: same plan as before: resuming', file=sys.stderr)
+  cl.warn(parsed)
+  if fv.overwrite and os.path.exists(root):
+    shutil.rmtree(root)
+  os.makedirs(root, exist_ok=True)
+  if not os.path.exists(plan_file):
+    trial_logs.write_json(plan_file, record)
+  return run_plan(plan, fv, executor)
+
+
+def _same_plan(plan_file: str, record) -> bool:
+  try:
+    with open(plan_file) as f:
+      return json.load(f)['trials'] == json.loads(json.dumps(record['trials']))
+  except (OSError, ValueError, KeyError):
+    return False
+
+
+def make_executor(fv, root: str, name: Optional[str] = None):
+  """The executor that ``--executor`` (or ``name``) asks for, its options checked."""
+  from algoperf_like.executors import make_executor as make
+
+  name = name or fv.executor
+  if name == 'local':
+    return make('local')
+  if name == 'processes':
+    return make('processes', max_parallel=fv.max_parallel)
+  if shutil.which('sbatch') is None:
+    raise UsageError('--executor=slurm: sbatch is not on PATH (no Slurm client here)')
+  try:
+    import submitit  # noqa: F401
+  except ImportError:
+    raise UsageError(
+      '--executor=slurm needs submitit: pip install "algoperf-like[slurm]"'
+    ) from None
+  return make(
+    'slurm',
+    folder=fv.slurm_folder or os.path.join(root, 'slurm'),
+    partition=fv.slurm_partition,
+    time_min=fv.slurm_time_min,
+    cpus_per_task=fv.slurm_cpus_per_task,
+    gpus_per_task=fv.slurm_gpus_per_task,
+    max_parallel=fv.max_parallel if fv.max_parallel > 1 else None,
+  )
+
+
+def run_plan(plan, fv, executor) -> int:
+  """Run the trials of ``plan`` not finished yet with the run flags ``fv``; report each."""
+  from algoperf_like import monitor, runner, sweep
+
+  config = runner.RunConfig(
+    data_dir=fv.data_dir,
+    tuning_ruleset=fv.tuning_ruleset,
+    max_global_steps=fv.max_global_steps,
+    eval_every_steps=fv.eval_every_steps,
+    max_runtime_sec=fv.max_runtime_sec,
+    save_checkpoints=fv.save_checkpoints,
+    checkpoint_period_sec=fv.checkpoint_period_sec,
+  )
+  finished, to_run = sweep.split_finished(plan)
+  for trial in finished:
+    print(f'[{sweep.trial_label(trial)}] finished earlier: skipped', file=sys.stderr)
+  workload_info = {}
+  for name in {t.workload for t in plan}:
+    workload = sweep.get_workload(name, fv.data_dir)
+    workload_info[name] = {
+      'metric': workload.target_metric_name,
+      'target': workload.validation_target_value,
+      'budget': runner.budget_seconds(workload, config),
+    }
+  progress = monitor.SweepMonitor(to_run, workload_info).start()
+  summaries = []
+
+  def report(job, summary):
+    progress.trial_finished(job.trial, summary)
+    summaries.append((job.trial, summary))
+
+  jobs = sweep.jobs_for(to_run, config, fv.flag_values_dict(), fv.workload_module)
+  try:
+    executor.run(jobs, report)
+  finally:
+    progress.stop()
+  for trial, summary in summaries:
+    print(
+      f'{sweep.trial_label(trial)}: {monitor.describe_summary(summary)}, '
+      f'seed {trial.rng_seed}, logs {trial.log_dir}'
+    )
+  return 1 if any(s.get('status') == 'failed' for _, s in summaries) else 0
