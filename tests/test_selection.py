@@ -54,9 +54,9 @@ def _hparams(name, **overrides):
 
 
 def _mnist1d(data_dir):
-  from algoperf_like import registry as workloads
+  from algoperf_like import registry
 
-  return workloads.get_workload('mnist1d', data_dir)
+  return registry.get_workload('mnist1d', data_dir)
 
 
 def _init(sub, workload, hparams):

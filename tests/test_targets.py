@@ -10,17 +10,14 @@ import os
 
 import pytest
 
-from algoperf_like import registry as workloads
-from algoperf_like import search_space, target_setting
+from algoperf_like import registry, search_space, target_setting
 from algoperf_like.runner import RunConfig, train_once
 from algoperf_like.submission import load_submission
 from algoperf_like.workloads import targets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALIBRATED = [
-  name
-  for name in workloads.workload_names()
-  if os.path.exists(target_setting.provenance_path(name))
+  name for name in registry.workload_names() if os.path.exists(target_setting.provenance_path(name))
 ]
 
 
@@ -34,8 +31,8 @@ def _converged_values(record):
 
 
 def test_every_suite_workload_has_set_targets():
-  suite = set(workloads.SUITES['cpu_qualification'])
-  assert suite <= set(workloads.workload_names())
+  suite = set(registry.SUITES['cpu_qualification'])
+  assert suite <= set(registry.workload_names())
   for name in CALIBRATED:
     record, entry = _record(name), targets.workload_targets(name)
     assert entry['provenance'].endswith(f'workloads/target_setting/{name}.json')
@@ -104,7 +101,7 @@ def test_best_baseline_configuration_reaches_the_target(name, data_dir):
   run = max(reached, key=lambda r: abs(r['best_validation'] - target))
   converged = _converged_values(record)
   spread = max(converged) - min(converged)
-  workload = workloads.get_workload(name, data_dir)
+  workload = registry.get_workload(name, data_dir)
   submission = load_submission(os.path.join(REPO, 'submissions', run['algorithm'], 'submission.py'))
   budget = record['budget']
   with target_setting.step_hint_of(workload, budget['step_hint']):
@@ -134,7 +131,7 @@ def test_rerunning_the_committed_seed_runs_reproduces_the_target(data_dir):
   """Every committed seed of mnist1d again: a majority converge, the median lands in spread."""
   name = 'mnist1d'
   record = _record(name)
-  workload = workloads.get_workload(name, data_dir)
+  workload = registry.get_workload(name, data_dir)
   report = target_setting.reproduce(workload, data_dir, record, log=lambda line: None)
   assert 2 * report['converged'] > report['seed_runs'], report
   converged = _converged_values(record)
