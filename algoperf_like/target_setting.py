@@ -441,7 +441,8 @@ def reproduce(
     ``committed_target``; ``reproduced_target``, the median of the reruns that finished
     (None if none did); ``committed_spread``, max - min of the committed seed runs;
     ``converged`` and ``seed_runs``: how many reruns converged by the record's rule,
-    measured from its untrained level, out of how many.
+    measured from its untrained level, out of how many; ``values``: each rerun's best
+    validation metric (None: diverged).
   """
   budget = Budget(**record['budget'])
   values = []
@@ -471,4 +472,5 @@ def reproduce(
     'committed_spread': max(committed) - min(committed),
     'converged': sum(flags),
     'seed_runs': len(values),
+    'values': values,
   }

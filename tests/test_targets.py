@@ -128,43 +128,19 @@ def test_best_baseline_configuration_reaches_the_target(name, data_dir):
 @pytest.mark.slow
 @pytest.mark.numerics
 def test_rerunning_the_committed_seed_runs_reproduces_the_target(data_dir):
-  """Every committed seed of mnist1d again: a majority converge, the median lands in spread."""
+  """Every committed seed of mnist1d again: a majority converge and reach the target.
+
+  Reaching means coming within the spread of the committed converged seed runs, so a rerun
+  on another CPU's rounding that does as well or better passes, and one that stalls fails.
+  """
   name = 'mnist1d'
   record = _record(name)
   workload = registry.get_workload(name, data_dir)
   report = target_setting.reproduce(workload, data_dir, record, log=lambda line: None)
   assert 2 * report['converged'] > report['seed_runs'], report
   converged = _converged_values(record)
-  noise = max(max(converged) - min(converged), 1e-9)
-  assert abs(report['reproduced_target'] - report['committed_target']) <= noise, report
-
-
-def test_retime_measures_the_budgets_again_and_keeps_the_targets(monkeypatch):
-  record = _record('mnist1d')
-  target = record['targets']['validation_target_value']
-
-  def fake_run(workload, algorithm, point, seed, budget, data_dir):
-    curve = [
-      {'global_step': 100, 'submission_time': 1.0, 'validation': 10 * target},
-      {'global_step': 200, 'submission_time': 2.0 + seed % 3, 'validation': target},
-    ]
-    return {
-      'best_validation': target,
-      'submission_seconds': 3.0,
-      'eval_seconds_per_eval': 0.06,
-      'curve': curve,
-    }
-
-  monkeypatch.setattr(target_setting, '_run', fake_run)
-  monkeypatch.setattr(target_setting.environment, 'fingerprint', lambda: {'cpu.vendor': 'x'})
-  again = target_setting.retime(None, None, record, log=lambda line: None)
-  times = sorted(2.0 + r['rng_seed'] % 3 for r in record['seed_runs'])
-  median = times[len(times) // 2]
-  assert again['median_time_to_target_sec'] == median
-  assert again['median_steps_to_target'] == 200
-  assert again['targets']['max_allowed_runtime_sec'] == target_setting.runtime_budget(median)
-  assert again['targets']['eval_period_time_sec'] == target_setting.eval_period(0.06)
-  for key in ('validation_target_value', 'test_target_value', 'step_hint'):
-    assert again['targets'][key] == record['targets'][key]
-  assert again['seed_runs'] == record['seed_runs'] and again['best'] == record['best']
-  assert again['retimed']['machine'] == {'cpu.vendor': 'x'}
+  spread = max(converged) - min(converged)
+  sign = 1.0 if record['targets']['metric_direction'] == 'min' else -1.0
+  target = report['committed_target']
+  reached = [v for v in report['values'] if v is not None and sign * (v - target) <= spread]
+  assert 2 * len(reached) > report['seed_runs'], report
