@@ -136,6 +136,11 @@ class Workload(metaclass=abc.ABCMeta):
   """
 
   constants: WorkloadConstants
+  # The AlgoPerf workload this one stands for: a submission's ``get_batch_size`` that
+  # raises ValueError for this workload's name is asked for this one (e.g. 'mnist').
+  algoperf_base_workload: Optional[str] = None
+  # The batch size used when the submission knows neither name.
+  default_batch_size: int = 128
 
   def __init__(self, *args, **kwargs) -> None:
     del args, kwargs

@@ -205,11 +205,12 @@ def main(argv: List[str]) -> int:
   cl.quiet_libraries()
   import jax
 
-  from algoperf_like.submission import checked_batch_size, load_submission
+  from algoperf_like import sweep
+  from algoperf_like.submission import load_submission, resolve_batch_size
 
   submission = load_submission(submission_path)
   for name in names:  # Fail before anything is written.
-    checked_batch_size(submission, name, jax.device_count())
+    resolve_batch_size(submission, sweep.get_workload(name, fv.data_dir), jax.device_count())
   root = os.path.join(fv.experiment_dir, experiment_name)
   record = trial_plan.plan_record(plan)
   from algoperf_like import trial_logs
