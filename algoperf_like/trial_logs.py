@@ -1,6 +1,7 @@
 """Trial log files in AlgoPerf's layout and format.
 
-``{experiment_dir}/{experiment_name}/study_{k}/{workload}_jax/trial_{m}/``:
+``{experiment_dir}/{experiment_name}/study_{k}/{workload}_jax/trial_{m}/`` (and nothing
+but ``study_{k}/`` in ``{experiment_dir}/{experiment_name}/``: the plan is in ``study_0/``):
 
 - ``eval_measurements.csv``: one row per evaluation, AlgoPerf's columns;
 - ``measurements.csv``: scalars a submission logs through ``workload.metrics_logger``;
@@ -27,7 +28,20 @@ EVAL_FILE = 'eval_measurements.csv'
 TRAIN_FILE = 'measurements.csv'
 HPARAMS_FILE = 'hparams.json'
 SUMMARY_FILE = 'trial_summary.json'
-PLAN_FILE = 'plan.json'  # In {experiment_dir}/{experiment_name}/.
+PLAN_FILE = 'plan.json'  # In {experiment_dir}/{experiment_name}/study_0/ (see harness_dir).
+SLURM_DIR = 'slurm'  # Job files and task logs, beside the plan.
+
+
+def harness_dir(experiment_root: str) -> str:
+  """Where this project's own files of an experiment go: ``{root}/study_0/``.
+
+  AlgoPerf's scorer takes every entry of ``{experiment_dir}/{experiment_name}/`` for a
+  study directory (a file there is a ``NotADirectoryError``) and, in a study, keeps
+  only directories, and in those only ``trial_\\d+`` folders: the first study's folder
+  is the one place where files and folders of ours are invisible to it. Every plan has
+  a study 0.
+  """
+  return os.path.join(experiment_root, 'study_0')
 
 
 def _plain(value: Any) -> Any:
