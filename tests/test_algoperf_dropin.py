@@ -338,3 +338,14 @@ def test_algoperf_reader_walks_a_tree_written_by_run(tmp_path, data_dir, capsys)
     ('nadamw', 'study_1', 'mnist1d_jax', 'trial_1'),
   ]
   assert all(len(rows) == 2 and 'score' in rows[0] for *_, rows in found)
+
+
+def test_targets_export_in_algoperf_format(tmp_path, capsys):
+  path = tmp_path / 'targets.json'
+  assert cli.main(['workloads', f'--algoperf_targets={path}']) == 0
+  with open(path) as f:
+    exported = json.load(f)
+  assert 'mnist1d' in exported['workloads']
+  for entry in exported['workloads'].values():
+    assert set(entry) == {'target_metric_name', 'validation_target_value', 'step_hint'}
+    assert isinstance(entry['step_hint'], int)
