@@ -349,3 +349,49 @@ def test_targets_export_in_algoperf_format(tmp_path, capsys):
   for entry in exported['workloads'].values():
     assert set(entry) == {'target_metric_name', 'validation_target_value', 'step_hint'}
     assert isinstance(entry['step_hint'], int)
+
+
+@needs_fixtures
+@pytest.mark.slow
+def test_pmap_submission_resumes_from_its_checkpoint(tmp_path, data_dir):
+  """Checkpoints and resume work the same for the pmap-era API: stopping at step 200 and
+  resuming to 300 logs what one uninterrupted 300-step run logs."""
+  import collections
+
+  from algoperf_like.runner import RunConfig, train_once
+
+  with open(os.path.join(V06_BASELINE, 'tuning_search_space.json')) as f:
+    point = json.load(f)[0]
+  hparams = collections.namedtuple('Hyperparameters', sorted(point))(**point)
+  workload = registry.get_workload('mnist1d', data_dir)
+  submission = load_submission(os.path.join(V06_BASELINE, 'submission.py'))
+
+  def run(name, steps, resume=False):
+    config = RunConfig(
+      data_dir=data_dir,
+      max_global_steps=steps,
+      eval_every_steps=100,
+      max_runtime_sec=1e9,
+      stop_at_target=False,
+      resume=resume,
+    )
+    return train_once(workload, submission, hparams, 5, str(tmp_path / name), config)
+
+  whole = run('whole', 300)
+  run('cut', 200)
+  resumed = run('cut', 300, resume=True)
+  assert [r['global_step'] for r in resumed.eval_results] == [300]
+
+  def metrics(rows):
+    return [{k: v for k, v in r.items() if k.startswith('validation/')} for r in rows]
+
+  assert metrics(_eval_rows(tmp_path / 'cut')) == metrics(_eval_rows(tmp_path / 'whole'))
+  assert len(whole.eval_results) == 3
+
+
+def test_check_shows_the_detected_api(capsys):
+  if not os.path.isdir(FIXTURES):
+    pytest.skip('no shared/fixtures/algoperf_submissions')
+  rc = cli.main(['check', f'--submission_path={V06_BASELINE}', '--nosmoke'])
+  out = capsys.readouterr().out
+  assert rc == 0 and 'pmap API, detected' in out
