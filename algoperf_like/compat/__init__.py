@@ -13,22 +13,21 @@ Importing this module does no work beyond defining names.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
 import sys
 from typing import Dict, Iterator
 
 # The import names of AlgoPerf's package: v0.6 and later, and v0.5.
 PACKAGE_NAMES = ('algoperf', 'algorithmic_efficiency')
-# Submodules a JAX submission imports, and where they live here.
-SUBMODULES = {
-  'spec': 'algoperf_like.spec',
-  'jax_sharding_utils': 'algoperf_like.compat.algoperf.jax_sharding_utils',
-  'param_utils': 'algoperf_like.compat.algoperf.param_utils',
-  'random_utils': 'algoperf_like.compat.algoperf.random_utils',
-  'data_utils': 'algoperf_like.compat.algoperf.data_utils',
-  'logger_utils': 'algoperf_like.compat.algoperf.logger_utils',
-}
+# Submodules a JAX submission imports (``spec`` is ``algoperf_like.spec`` itself).
+SUBMODULES = (
+  'spec',
+  'jax_sharding_utils',
+  'param_utils',
+  'random_utils',
+  'data_utils',
+  'logger_utils',
+)
 VERSIONS = ('0.5', '0.6')
 # JAX names removed since AlgoPerf v0.5 was written, restored in v0.5 mode only.
 _REMOVED_JAX_NAMES = {
@@ -43,10 +42,27 @@ _REMOVED_JAX_NAMES = {
 
 
 def _modules() -> Dict[str, object]:
-  package = importlib.import_module('algoperf_like.compat.algoperf')
+  from algoperf_like import spec
+  from algoperf_like.compat import algoperf as package
+  from algoperf_like.compat.algoperf import (
+    data_utils,
+    jax_sharding_utils,
+    logger_utils,
+    param_utils,
+    random_utils,
+  )
+
+  found = {
+    'spec': spec,
+    'jax_sharding_utils': jax_sharding_utils,
+    'param_utils': param_utils,
+    'random_utils': random_utils,
+    'data_utils': data_utils,
+    'logger_utils': logger_utils,
+  }
   out = {}
-  for sub, target in SUBMODULES.items():
-    module = importlib.import_module(target)
+  for sub in SUBMODULES:
+    module = found[sub]
     setattr(package, sub, module)  # ``from algoperf import spec`` reads the attribute.
     for name in PACKAGE_NAMES:
       out[f'{name}.{sub}'] = module
