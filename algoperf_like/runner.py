@@ -65,6 +65,9 @@ class RunConfig:
       submission's source, ``Submission.api``).
     algoperf_version: force the AlgoPerf version the submission sees, '0.5' (restores JAX
       names removed since) or '0.6' (None: as detected, ``Submission.algoperf_version``).
+    capture_jax_trace_steps: record a ``jax.profiler`` trace of this many steps, from
+      step ``TRACE_FIRST_STEP`` (after compilation), into ``{log_dir}/jax_trace/`` (0: no
+      trace; needs a log_dir). Its device syncs count as submission time: profile, don't score.
   """
 
   data_dir: Optional[str] = None
@@ -78,6 +81,7 @@ class RunConfig:
   resume: bool = False
   submission_api: Optional[str] = None
   algoperf_version: Optional[str] = None
+  capture_jax_trace_steps: int = 0
 
 
 @dataclasses.dataclass
@@ -103,6 +107,10 @@ class TrialResult:
     d.pop('eval_results')
     d['num_evals'] = len(self.eval_results)
     return d
+
+
+TRACE_FIRST_STEP = 2  # Steps 0 and 1 compile.
+TRACE_DIR = 'jax_trace'
 
 
 def budget_seconds(workload: spec.Workload, config: RunConfig) -> float:
@@ -255,9 +263,15 @@ def _train_once(
   previous_eval_time = state['accumulated_eval_time']
   previous_logging_time = state['accumulated_logging_time']
   update_kwargs = {'train_state': train_state} if submission.update_params_takes_train_state else {}
+  trace_steps = config.capture_jax_trace_steps if log_dir else 0
+  trace_start = max(TRACE_FIRST_STEP, global_step)  # After a resume: the next steps.
+  tracing = False
 
   try:
     while status is None:
+      if trace_steps and global_step == trace_start:
+        jax.profiler.start_trace(os.path.join(log_dir, TRACE_DIR))
+        tracing = True
       ds_key, update_key, prep_key, eval_key = step_keys.at(global_step)
       batch = submission.data_selection(
         workload,
@@ -293,6 +307,10 @@ def _train_once(
         state['training_complete'] = True
       global_step += 1
       state['global_step'] = global_step
+      if tracing and global_step >= trace_start + trace_steps:
+        jax.block_until_ready((optimizer_state, params, model_state))
+        jax.profiler.stop_trace()
+        tracing = False
 
       # Scheduling uses an unsynchronised reading; the record below does not.
       now = clock.peek()
@@ -431,6 +449,8 @@ def _train_once(
         f.write(traceback.format_exc())
     raise
   finally:
+    if tracing:
+      jax.profiler.stop_trace()
     t_end = clock.read()
     # Since the last boundary: on failure, submission work no eval closed; else the wrap-up.
     account.add('submission' if status in (None, 'failed') else 'logging', t_end - segment_start)

@@ -279,7 +279,7 @@ def test_algoperf_flags_are_accepted(tmp_path, capsys):
   trials = [json.loads(line) for line in out.splitlines()]
   assert [t['trial'] for t in trials] == [2, 3]  # 0-based hparam indices 1 and 2.
   assert all(re.search(r'/x-\d{4}(-\d{2}){5}/', t['log_dir']) for t in trials)
-  for flag in ('use_wandb', 'profile', 'capture_jax_trace', 'torch_compile', 'skip_evals'):
+  for flag in ('use_wandb', 'profile', 'torch_compile', 'skip_evals'):
     assert f'--{flag}: accepted, ignored' in err
 
 
@@ -326,11 +326,14 @@ def test_algoperf_reader_walks_a_tree_written_by_run(tmp_path, data_dir, capsys)
       '--max_runtime_sec=1e9',
       f'--experiment_dir={tmp_path}',
       f'--data_dir={data_dir}',
+      '--capture_jax_trace',
     ],
     capsys,
   )
   assert rc == 0, err[-2000:]
   assert sorted(os.listdir(tmp_path / 'nadamw')) == ['study_0', 'study_1']
+  trace = tmp_path / 'nadamw' / 'study_0' / 'mnist1d_jax' / 'trial_1' / 'jax_trace'
+  assert any(name.endswith('.xplane.pb') for _, _, files in os.walk(trace) for name in files)
   assert (tmp_path / 'nadamw' / 'study_0' / 'plan.json').is_file()
   found = _walk_like_algoperf(str(tmp_path))
   assert sorted((e, s, w, t) for e, s, w, t, _ in found) == [

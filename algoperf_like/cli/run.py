@@ -124,13 +124,13 @@ def define_flags() -> absl_flags.FlagValues:
   return fv
 
 
+TRACE_STEPS = 10  # Steps that --capture_jax_trace records.
 # AlgoPerf flags accepted for compatibility that change nothing here, and why.
 IGNORED_FLAGS = {
   'imagenet_v2_data_dir': 'no ImageNet workload here',
   'librispeech_tokenizer_vocab_path': 'no LibriSpeech workload here',
   'use_wandb': 'Weights & Biases logging is not implemented',
   'profile': "AlgoPerf's profiler is not implemented",
-  'capture_jax_trace': 'JAX trace capture is not implemented',
   'skip_evals': 'evaluations decide time to target; they always run',
   'torch_compile': 'JAX only',
   'pytorch_eval_num_workers': 'JAX only',
@@ -171,6 +171,14 @@ def define_algoperf_flags(fv: absl_flags.FlagValues) -> None:
     'Append -YYYY-MM-DD-HH-MM-SS to --experiment_name (AlgoPerf; the scorer merges such runs).',
     flag_values=fv,
   )
+  d.DEFINE_boolean(
+    'capture_jax_trace',
+    False,
+    'Record a jax.profiler trace of 10 steps (from step 2, after compilation) into each '
+    "trial's jax_trace/ folder (TensorBoard's profile plugin or Perfetto read it). Its device "
+    'syncs count as submission time: profile, do not score.',
+    flag_values=fv,
+  )
   d.DEFINE_integer(
     'hparam_start_index',
     None,
@@ -186,7 +194,7 @@ def define_algoperf_flags(fv: absl_flags.FlagValues) -> None:
     flag_values=fv,
   )
   for name, why in IGNORED_FLAGS.items():
-    if name in ('save_intermediate_checkpoints', 'use_wandb', 'profile', 'capture_jax_trace'):
+    if name in ('save_intermediate_checkpoints', 'use_wandb', 'profile'):
       d.DEFINE_boolean(name, False, f'Accepted, ignored: {why}.', flag_values=fv)
     elif name in ('skip_evals', 'torch_compile'):
       d.DEFINE_boolean(name, False, f'Accepted, ignored: {why}.', flag_values=fv)
@@ -393,6 +401,7 @@ def run_plan(plan, fv, executor) -> int:
     checkpoint_period_sec=fv.checkpoint_period_sec,
     submission_api=None if fv.submission_api == 'auto' else fv.submission_api,
     algoperf_version=None if fv.algoperf_version == 'auto' else fv.algoperf_version,
+    capture_jax_trace_steps=TRACE_STEPS if fv.capture_jax_trace else 0,
   )
   finished, to_run = sweep.split_finished(plan)
   for trial in finished:
