@@ -395,6 +395,7 @@ def _train_once(
 
       if logger:
         logger.append_scalar_metrics(row, global_step, preemption_count, is_eval=True)
+        logger.flush()
       if on_eval:
         on_eval(
           {
@@ -474,6 +475,8 @@ def _train_once(
       logger.append_scalar_metrics(
         {'score': state['accumulated_submission_time']}, global_step, preemption_count
       )
+    if logger:
+      logger.finish()
     if log_dir and status != 'interrupted':
       trial_logs.write_json(os.path.join(log_dir, trial_logs.SUMMARY_FILE), trial.summary())
   return trial

@@ -91,11 +91,18 @@ class CsvAppender:
 
 
 class MetricLogger:
-  """AlgoPerf's ``MetricLogger`` interface: ``append_scalar_metrics(metrics, global_step, ...)``."""
+  """AlgoPerf's ``MetricLogger`` interface: ``append_scalar_metrics(metrics, global_step, ...)``.
+
+  Rows for ``measurements.csv`` (what a submission logs from its timed ``update_params``)
+  are kept as they come, device arrays included, and written by :meth:`flush`, which the
+  runner calls at evaluations (untimed): logging a loss never waits for the device.
+  Evaluation rows are written at once.
+  """
 
   def __init__(self, log_dir: str) -> None:
     self._eval = CsvAppender(os.path.join(log_dir, EVAL_FILE))
     self._train = CsvAppender(os.path.join(log_dir, TRAIN_FILE))
+    self._pending: List[Dict[str, Any]] = []
 
   def append_scalar_metrics(
     self,
@@ -107,10 +114,19 @@ class MetricLogger:
     row = dict(metrics, global_step=global_step)
     if preemption_count is not None:
       row['preemption_count'] = preemption_count
-    (self._eval if is_eval else self._train).append(row)
+    if is_eval:
+      self._eval.append(row)
+    else:
+      self._pending.append(row)
+
+  def flush(self) -> None:
+    """Write the pending ``measurements.csv`` rows (this waits for their values)."""
+    pending, self._pending = self._pending, []
+    for row in pending:
+      self._train.append(row)
 
   def finish(self) -> None:
-    """Nothing is buffered; kept for AlgoPerf API compatibility."""
+    self.flush()
 
 
 def write_json(path: str, obj: Any) -> None:

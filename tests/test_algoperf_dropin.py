@@ -341,6 +341,22 @@ def test_algoperf_reader_walks_a_tree_written_by_run(tmp_path, data_dir, capsys)
     ('nadamw', 'study_1', 'mnist1d_jax', 'trial_1'),
   ]
   assert all(len(rows) == 2 and 'score' in rows[0] for *_, rows in found)
+  # The baselines log loss and grad_norm through metrics_logger; AlgoPerf's score row ends it.
+  with open(trace.parent / 'measurements.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert rows[0]['global_step'] == '0' and float(rows[0]['loss']) > 0
+  assert float(rows[0]['grad_norm']) > 0 and float(rows[-1]['score']) > 0
+
+
+def test_metrics_logger_writes_train_rows_only_when_flushed(tmp_path):
+  from algoperf_like.trial_logs import MetricLogger
+
+  logger = MetricLogger(str(tmp_path))
+  logger.append_scalar_metrics({'loss': jnp.float32(1.5)}, 0)
+  assert not (tmp_path / 'measurements.csv').exists()  # No device sync in the timed loop.
+  logger.flush()
+  with open(tmp_path / 'measurements.csv') as f:
+    assert list(csv.DictReader(f)) == [{'global_step': '0', 'loss': '1.5'}]
 
 
 def test_targets_export_in_algoperf_format(tmp_path, capsys):
