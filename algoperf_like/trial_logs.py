@@ -21,12 +21,15 @@ import io
 import json
 import math
 import os
+import socket
+import time
 from typing import Any, Dict, List, Optional
 
 # The file names of a trial's logs (AlgoPerf's, and this project's plan and summary).
 EVAL_FILE = 'eval_measurements.csv'
 TRAIN_FILE = 'measurements.csv'
 HPARAMS_FILE = 'hparams.json'
+EVENTS_DIR = 'tensorboard'  # TensorBoard event files of the trial.
 SUMMARY_FILE = 'trial_summary.json'
 PLAN_FILE = 'plan.json'  # In {experiment_dir}/{experiment_name}/study_0/ (see harness_dir).
 SLURM_DIR = 'slurm'  # Job files and task logs, beside the plan.
@@ -99,10 +102,47 @@ class MetricLogger:
   Evaluation rows are written at once.
   """
 
-  def __init__(self, log_dir: str) -> None:
+  def __init__(self, log_dir: str, tensorboard: bool = True) -> None:
     self._eval = CsvAppender(os.path.join(log_dir, EVAL_FILE))
     self._train = CsvAppender(os.path.join(log_dir, TRAIN_FILE))
     self._pending: List[Dict[str, Any]] = []
+    self._events_dir = os.path.join(log_dir, EVENTS_DIR) if tensorboard else None
+    self._writer = None
+
+  def _events(self, row: Dict[str, Any]) -> None:
+    """The row's numbers as TensorBoard scalars in ``{log_dir}/tensorboard/``.
+
+    Written as TensorBoard's event files are (TFRecords of ``Event`` protos) with
+    TensorFlow's own protos and record writer (TensorFlow is a dependency, for the data
+    pipelines; TensorBoard itself need not be installed). Without TensorFlow: none.
+    """
+    if self._events_dir is None:
+      return
+    if self._writer is None:
+      try:
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+        from tensorflow.core.util import event_pb2
+      except ImportError:
+        self._events_dir = None
+        return
+      os.makedirs(self._events_dir, exist_ok=True)
+      name = f'events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}'
+      self._writer = tf.io.TFRecordWriter(os.path.join(self._events_dir, name))
+      self._protos = (event_pb2, summary_pb2)
+      first = event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2')
+      self._writer.write(first.SerializeToString())
+    event_pb2, summary_pb2 = self._protos
+    values = [
+      summary_pb2.Summary.Value(tag=key, simple_value=float(value))
+      for key, value in sorted(row.items())
+      if key != 'global_step' and isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
+    event = event_pb2.Event(
+      wall_time=time.time(), step=int(row['global_step']), summary=summary_pb2.Summary(value=values)
+    )
+    self._writer.write(event.SerializeToString())
+    self._writer.flush()
 
   def append_scalar_metrics(
     self,
@@ -116,6 +156,7 @@ class MetricLogger:
       row['preemption_count'] = preemption_count
     if is_eval:
       self._eval.append(row)
+      self._events({k: _plain(v) for k, v in row.items()})
     else:
       self._pending.append(row)
 
@@ -124,6 +165,7 @@ class MetricLogger:
     pending, self._pending = self._pending, []
     for row in pending:
       self._train.append(row)
+      self._events({k: _plain(v) for k, v in row.items()})
 
   def finish(self) -> None:
     self.flush()

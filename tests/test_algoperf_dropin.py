@@ -346,6 +346,7 @@ def test_algoperf_reader_walks_a_tree_written_by_run(tmp_path, data_dir, capsys)
     rows = list(csv.DictReader(f))
   assert rows[0]['global_step'] == '0' and float(rows[0]['loss']) > 0
   assert float(rows[0]['grad_norm']) > 0 and float(rows[-1]['score']) > 0
+  assert any(n.startswith('events.out.tfevents') for n in os.listdir(trace.parent / 'tensorboard'))
 
 
 def test_metrics_logger_writes_train_rows_only_when_flushed(tmp_path):
@@ -357,6 +358,15 @@ def test_metrics_logger_writes_train_rows_only_when_flushed(tmp_path):
   logger.flush()
   with open(tmp_path / 'measurements.csv') as f:
     assert list(csv.DictReader(f)) == [{'global_step': '0', 'loss': '1.5'}]
+  # TensorBoard's event format: TFRecords of Event protos, one scalar per number.
+  import tensorflow as tf
+  from tensorflow.core.util import event_pb2
+
+  (events,) = os.listdir(tmp_path / 'tensorboard')
+  records = tf.data.TFRecordDataset(str(tmp_path / 'tensorboard' / events))
+  parsed = [event_pb2.Event.FromString(r.numpy()) for r in records]
+  assert parsed[0].file_version == 'brain.Event:2'
+  assert [(v.tag, v.simple_value) for v in parsed[1].summary.value] == [('loss', 1.5)]
 
 
 def test_targets_export_in_algoperf_format(tmp_path, capsys):
