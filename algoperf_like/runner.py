@@ -68,6 +68,8 @@ class RunConfig:
     capture_jax_trace_steps: record a ``jax.profiler`` trace of this many steps, from
       step ``TRACE_FIRST_STEP`` (after compilation), into ``{log_dir}/jax_trace/`` (0: no
       trace; needs a log_dir). Its device syncs count as submission time: profile, don't score.
+    wandb_mode: also log every row to Weights & Biases in this mode ('offline': files in
+      ``{log_dir}/wandb/``, no network; 'online'); None: no W&B.
   """
 
   data_dir: Optional[str] = None
@@ -82,6 +84,7 @@ class RunConfig:
   submission_api: Optional[str] = None
   algoperf_version: Optional[str] = None
   capture_jax_trace_steps: int = 0
+  wandb_mode: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -199,7 +202,12 @@ def _train_once(
   t = clock.read(wait_for=(params, model_state, optimizer_state))
   account.add('setup', t - wall_start)
 
-  logger = trial_logs.MetricLogger(log_dir) if log_dir else None
+  logger = None
+  if log_dir:
+    hparams_dict = hyperparameters._asdict() if hasattr(hyperparameters, '_asdict') else None
+    logger = trial_logs.MetricLogger(
+      log_dir, wandb_mode=config.wandb_mode, wandb_config=hparams_dict
+    )
   workload.attach_metrics_logger(logger)
   preemption_count = resumed['preemption_count'] + 1 if resumed else 0
   if log_dir:

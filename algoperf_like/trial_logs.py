@@ -102,12 +102,29 @@ class MetricLogger:
   Evaluation rows are written at once.
   """
 
-  def __init__(self, log_dir: str, tensorboard: bool = True) -> None:
+  def __init__(
+    self,
+    log_dir: str,
+    tensorboard: bool = True,
+    wandb_mode: Optional[str] = None,
+    wandb_config: Optional[Dict[str, Any]] = None,
+  ) -> None:
     self._eval = CsvAppender(os.path.join(log_dir, EVAL_FILE))
     self._train = CsvAppender(os.path.join(log_dir, TRAIN_FILE))
     self._pending: List[Dict[str, Any]] = []
     self._events_dir = os.path.join(log_dir, EVENTS_DIR) if tensorboard else None
     self._writer = None
+    self._wandb = None
+    if wandb_mode:  # Weights & Biases (the [wandb] extra); 'offline' needs no network.
+      import wandb
+
+      self._wandb = wandb.init(
+        mode=wandb_mode,
+        dir=log_dir,
+        config=wandb_config,
+        name=os.path.relpath(log_dir, os.path.dirname(os.path.dirname(os.path.dirname(log_dir)))),
+        settings=wandb.Settings(silent=True),
+      )
 
   def _events(self, row: Dict[str, Any]) -> None:
     """The row's numbers as TensorBoard scalars in ``{log_dir}/tensorboard/``.
@@ -155,8 +172,9 @@ class MetricLogger:
     if preemption_count is not None:
       row['preemption_count'] = preemption_count
     if is_eval:
+      self.flush()  # Earlier steps first (W&B wants steps in order).
       self._eval.append(row)
-      self._events({k: _plain(v) for k, v in row.items()})
+      self._record({k: _plain(v) for k, v in row.items()})
     else:
       self._pending.append(row)
 
@@ -165,10 +183,19 @@ class MetricLogger:
     pending, self._pending = self._pending, []
     for row in pending:
       self._train.append(row)
-      self._events({k: _plain(v) for k, v in row.items()})
+      self._record({k: _plain(v) for k, v in row.items()})
+
+  def _record(self, row: Dict[str, Any]) -> None:
+    self._events(row)
+    if self._wandb is not None:
+      numbers = {k: v for k, v in row.items() if isinstance(v, (int, float)) and k != 'global_step'}
+      self._wandb.log(numbers, step=int(row['global_step']))
 
   def finish(self) -> None:
     self.flush()
+    if self._wandb is not None:
+      self._wandb.finish()
+      self._wandb = None
 
 
 def write_json(path: str, obj: Any) -> None:

@@ -279,7 +279,7 @@ def test_algoperf_flags_are_accepted(tmp_path, capsys):
   trials = [json.loads(line) for line in out.splitlines()]
   assert [t['trial'] for t in trials] == [2, 3]  # 0-based hparam indices 1 and 2.
   assert all(re.search(r'/x-\d{4}(-\d{2}){5}/', t['log_dir']) for t in trials)
-  for flag in ('use_wandb', 'profile', 'torch_compile', 'skip_evals'):
+  for flag in ('profile', 'torch_compile', 'skip_evals'):
     assert f'--{flag}: accepted, ignored' in err
 
 
@@ -424,3 +424,27 @@ def test_check_shows_the_detected_api(capsys):
   rc = cli.main(['check', f'--submission_path={V06_BASELINE}', '--nosmoke'])
   out = capsys.readouterr().out
   assert rc == 0 and 'pmap API, detected' in out
+
+
+@pytest.mark.slow
+def test_use_wandb_offline_logs_each_trial_without_network(tmp_path, data_dir, capsys):
+  pytest.importorskip('wandb')
+  rc, _, err = _run(
+    [
+      '--workload=mnist1d',
+      f'--submission_path={os.path.join(REPO, "submissions", "nadamw")}',
+      '--tuning_search_space=tuning_search_space.json',
+      '--num_studies=1',
+      '--num_tuning_trials=1',
+      '--max_global_steps=20',
+      '--eval_every_steps=10',
+      '--max_runtime_sec=1e9',
+      '--use_wandb',
+      f'--experiment_dir={tmp_path}',
+      f'--data_dir={data_dir}',
+    ],
+    capsys,
+  )
+  assert rc == 0, err[-2000:]
+  runs = tmp_path / 'nadamw' / 'study_0' / 'mnist1d_jax' / 'trial_1' / 'wandb'
+  assert any(d.startswith('offline-run-') for d in os.listdir(runs))

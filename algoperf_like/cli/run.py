@@ -129,7 +129,6 @@ TRACE_STEPS = 10  # Steps that --capture_jax_trace records.
 IGNORED_FLAGS = {
   'imagenet_v2_data_dir': 'no ImageNet workload here',
   'librispeech_tokenizer_vocab_path': 'no LibriSpeech workload here',
-  'use_wandb': 'Weights & Biases logging is not implemented',
   'profile': "AlgoPerf's profiler is not implemented",
   'skip_evals': 'evaluations decide time to target; they always run',
   'torch_compile': 'JAX only',
@@ -179,6 +178,20 @@ def define_algoperf_flags(fv: absl_flags.FlagValues) -> None:
     'syncs count as submission time: profile, do not score.',
     flag_values=fv,
   )
+  d.DEFINE_boolean(
+    'use_wandb',
+    False,
+    'Also log every row to Weights & Biases (pip install "algoperf-like[wandb]"), in --wandb_mode.',
+    flag_values=fv,
+  )
+  d.DEFINE_enum(
+    'wandb_mode',
+    'offline',
+    ['offline', 'online'],
+    "--use_wandb's mode: offline (files in each trial's wandb/, no network; "
+    '`wandb sync` uploads them later) or online.',
+    flag_values=fv,
+  )
   d.DEFINE_integer(
     'hparam_start_index',
     None,
@@ -194,7 +207,7 @@ def define_algoperf_flags(fv: absl_flags.FlagValues) -> None:
     flag_values=fv,
   )
   for name, why in IGNORED_FLAGS.items():
-    if name in ('save_intermediate_checkpoints', 'use_wandb', 'profile'):
+    if name in ('save_intermediate_checkpoints', 'profile'):
       d.DEFINE_boolean(name, False, f'Accepted, ignored: {why}.', flag_values=fv)
     elif name in ('skip_evals', 'torch_compile'):
       d.DEFINE_boolean(name, False, f'Accepted, ignored: {why}.', flag_values=fv)
@@ -259,6 +272,11 @@ def main(argv: List[str]) -> int:
     and fv.hparam_start_index >= fv.hparam_end_index
   ):
     raise UsageError('--hparam_start_index must be below --hparam_end_index')
+  if fv.use_wandb:
+    try:
+      import wandb  # noqa: F401
+    except ImportError:
+      raise UsageError('--use_wandb needs wandb: pip install "algoperf-like[wandb]"') from None
   if not fv.workload:
     raise UsageError('--workload is required (known: ' + ', '.join(registry.workload_names()) + ')')
   if not fv.submission_path:
@@ -402,6 +420,7 @@ def run_plan(plan, fv, executor) -> int:
     submission_api=None if fv.submission_api == 'auto' else fv.submission_api,
     algoperf_version=None if fv.algoperf_version == 'auto' else fv.algoperf_version,
     capture_jax_trace_steps=TRACE_STEPS if fv.capture_jax_trace else 0,
+    wandb_mode=fv.wandb_mode if fv.use_wandb else None,
   )
   finished, to_run = sweep.split_finished(plan)
   for trial in finished:
