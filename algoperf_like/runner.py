@@ -169,6 +169,13 @@ def _train_once(
   batch_size, batch_size_notice = resolve_batch_size(submission, workload, jax.device_count())
   if batch_size_notice:
     print(f'{workload.workload_name}: {batch_size_notice}', file=sys.stderr)
+  eval_batch_size = workload.eval_batch_size
+  get_eval_batch_size = getattr(submission.module, 'get_eval_batch_size', None)
+  if callable(get_eval_batch_size):  # Optional in AlgoPerf: the submission's eval batch size.
+    try:
+      eval_batch_size = int(get_eval_batch_size(workload.workload_name))
+    except ValueError:  # A name it does not know: the workload's.
+      pass
   if log_dir:
     os.makedirs(log_dir, exist_ok=True)
   key = jax.random.PRNGKey(rng_seed)
@@ -362,7 +369,7 @@ def _train_once(
         pmap.unreplicate((params, model_state)) if pmap_api else (params, model_state)
       )
       result = workload.eval_model(
-        workload.eval_batch_size,
+        eval_batch_size,
         eval_params,
         eval_model_state,
         eval_key,

@@ -266,6 +266,20 @@ class Workload(metaclass=abc.ABCMeta):
   ) -> Tuple[Tensor, ModelAuxiliaryState]:
     """Return ``(logits_batch, new_model_state)``."""
 
+  def output_activation_fn(self, logits_batch: Tensor, framework: str = 'jax') -> Tensor:
+    """Logits to predictions by ``loss_type``: softmax, sigmoid, or identity (regression)."""
+    if framework != 'jax':
+      raise ValueError(f'framework {framework!r}: this harness is JAX only')
+    import jax
+
+    if isinstance(logits_batch, tuple):  # (logits, paddings), as CTC models return.
+      return (self.output_activation_fn(logits_batch[0], framework),) + logits_batch[1:]
+    if self.loss_type in (LossType.SOFTMAX_CROSS_ENTROPY, LossType.CTC_LOSS):
+      return jax.nn.softmax(logits_batch, axis=-1)
+    if self.loss_type == LossType.SIGMOID_CROSS_ENTROPY:
+      return jax.nn.sigmoid(logits_batch)
+    return logits_batch
+
   @abc.abstractmethod
   def loss_fn(
     self,

@@ -234,6 +234,11 @@ def test_loss_fn_takes_traced_label_smoothing_under_jit(name, data_dir):
     return out['summed'] / out['n_valid_examples']
 
   assert jnp.isfinite(loss(params, batch, 0.1))
+  logits, _ = workload.model_fn(
+    params, batch, model_state, spec.ForwardPassMode.EVAL, jax.random.PRNGKey(2), False
+  )
+  predictions = jax.jit(workload.output_activation_fn, static_argnums=1)(logits, 'jax')
+  assert jax.tree.structure(predictions) == jax.tree.structure(logits)
 
 
 # ----- The command line. -----
