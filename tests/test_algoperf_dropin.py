@@ -453,3 +453,90 @@ def test_use_wandb_offline_logs_each_trial_without_network(tmp_path, data_dir, c
   assert rc == 0, err[-2000:]
   runs = tmp_path / 'nadamw' / 'study_0' / 'mnist1d_jax' / 'trial_1' / 'wandb'
   assert any(d.startswith('offline-run-') for d in os.listdir(runs))
+
+
+V05_PMAP_SUBMISSION = textwrap.dedent("""
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from flax import jax_utils
+
+    from algorithmic_efficiency import spec
+
+    from . import lr
+
+
+    def get_batch_size(workload_name):
+      if workload_name != 'mnist':
+        raise ValueError(f'Unsupported workload name: {workload_name}.')
+      return 32
+
+
+    def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
+      tx = optax.sgd(lr.LEARNING_RATE, momentum=0.9)
+      zeros = jax.tree_map(lambda s: jnp.zeros(s.shape_tuple), workload.param_shapes)
+      return jax_utils.replicate(tx.init(zeros)), tx.update
+
+
+    @functools.partial(jax.pmap, axis_name='batch', in_axes=(None, None, 0, 0, 0, 0),
+                       static_broadcasted_argnums=(0, 1))
+    def _step(workload, update, opt_state, params, model_state, batch):
+      def loss_of(p):
+        logits, _ = workload.model_fn(p, batch, model_state, spec.ForwardPassMode.TRAIN,
+                                      None, update_batch_norm=True)
+        out = workload.loss_fn(batch['targets'], logits, batch.get('weights'), 0.1)
+        return out['summed'] / out['n_valid_examples']
+
+      grads = jax.lax.pmean(jax.grad(loss_of)(params), axis_name='batch')
+      updates, opt_state = update(grads, opt_state, params)
+      return opt_state, optax.apply_updates(params, updates)
+
+
+    def update_params(workload, current_param_container, current_params_types, model_state,
+                      hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                      global_step, rng):
+      opt_state, update = optimizer_state
+      opt_state, params = _step(workload, update, opt_state, current_param_container,
+                                model_state, batch)
+      jax.tree_map(lambda x: x, params)  # v0.5-era name, called while training.
+      return (opt_state, update), params, model_state
+
+
+    def data_selection(workload, input_queue, optimizer_state, current_param_container,
+                       model_state, hyperparameters, global_step, rng):
+      return next(input_queue)
+    """)
+
+
+@pytest.mark.slow
+def test_v05_pmap_submission_with_a_sibling_module_trains(tmp_path, data_dir):
+  """A submission written for AlgoPerf v0.5 (``algorithmic_efficiency``, ``jax.tree_map``,
+  pmap, a relative import) trains: the v0.5 mode and the pmap adapter are on while it runs."""
+  from algoperf_like.runner import RunConfig, train_once
+
+  folder = tmp_path / 'v05'
+  folder.mkdir()
+  (folder / 'lr.py').write_text('LEARNING_RATE = 0.05\n')
+  (folder / 'submission.py').write_text(V05_PMAP_SUBMISSION)
+  submission = load_submission(str(folder / 'submission.py'))
+  assert (submission.api, submission.algoperf_version) == ('pmap', '0.5')
+  workload = registry.get_workload('mnist1d', data_dir)
+  config = RunConfig(
+    data_dir=data_dir,
+    max_global_steps=60,
+    eval_every_steps=30,
+    max_runtime_sec=1e9,
+    stop_at_target=False,
+  )
+  had_tree_map = hasattr(jax, 'tree_map')
+  result = train_once(workload, submission, None, 0, str(tmp_path / 'trial'), config)
+  assert result.status == 'max_steps', result.error
+  losses = [r['validation/loss'] for r in result.eval_results]
+  assert len(losses) == 2 and losses[1] < losses[0]
+  assert hasattr(jax, 'tree_map') == had_tree_map  # Restored after the run.
+  with open(tmp_path / 'trial' / 'meta_data_0.json') as f:
+    meta = json.load(f)
+  assert (meta['submission_api'], meta['algoperf_version']) == ('pmap', '0.5')
+  assert meta['global_batch_size'] == 32
