@@ -288,6 +288,31 @@ def test_algoperf_flags_are_accepted(tmp_path, capsys):
     assert f'--{flag}: accepted, ignored' in err
 
 
+@pytest.mark.parametrize(
+  'flags, ok',
+  [
+    (['--submission_api=pmap', '--algoperf_version=0.5'], True),
+    (['--submission_api=jit', '--algoperf_version=0.6'], True),
+    (['--submission_api=vmap'], False),
+    (['--algoperf_version=0.4'], False),
+  ],
+)
+def test_api_and_version_flags_parse(flags, ok, tmp_path, capsys):
+  rc, _, err = _run(
+    [
+      '--workload=mnist1d',
+      '--submission_path=nadamw_self_tuning',
+      '--tuning_ruleset=self',
+      '--num_studies=1',
+      '--dry_run',
+      f'--experiment_dir={tmp_path}',
+    ]
+    + flags,
+    capsys,
+  )
+  assert (rc == 0) == ok, err
+
+
 def test_framework_pytorch_is_one_line_error(tmp_path, capsys):
   rc, _, err = _run(['--framework=pytorch', '--workload=mnist1d', '--tuning_ruleset=self'], capsys)
   assert rc == 2 and len(err.strip().splitlines()) == 1 and 'JAX submissions only' in err
