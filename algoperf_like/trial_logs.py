@@ -4,14 +4,17 @@
 but ``study_{k}/`` in ``{experiment_dir}/{experiment_name}/``: the plan is in ``study_0/``):
 
 - ``eval_measurements.csv``: one row per evaluation, AlgoPerf's columns;
-- ``measurements.csv``: scalars a submission logs through ``workload.metrics_logger``;
+- ``measurements.csv``: scalars a submission logs through ``workload.metrics_logger``
+  (written at evaluations, see :class:`MetricLogger`), then AlgoPerf's final ``score`` row;
+- ``tensorboard/``: the numbers of both CSVs as TensorBoard event files;
+- ``wandb/`` (``--use_wandb``) and ``jax_trace/`` (``--capture_jax_trace``);
 - ``hparams.json``: the trial's hyperparameters;
 - ``meta_data_{k}.json`` / ``flags_{k}.json``: environment and flags, one per (re)start;
 - ``trial_summary.json``: this project's completion marker (status, time to
   target, seed, time account), written last.
 
 CSV rows are appended, never rewritten: the cost of logging stays flat as a
-trial grows, and a crash leaves every completed row on disk.
+trial grows, and a crash leaves every row written up to the last evaluation on disk.
 """
 
 from __future__ import annotations
