@@ -344,22 +344,20 @@ def _walk_like_algoperf(submission_directory):
 @pytest.mark.slow
 def test_algoperf_reader_walks_a_tree_written_by_run(tmp_path, data_dir, capsys):
   nadamw = os.path.join(REPO, 'submissions', 'nadamw')
-  rc, _, err = _run(
-    [
-      '--workload=mnist1d',
-      f'--submission_path={nadamw}',
-      '--tuning_search_space=tuning_search_space.json',
-      '--num_studies=2',
-      '--num_tuning_trials=1',
-      '--max_global_steps=20',
-      '--eval_every_steps=10',
-      '--max_runtime_sec=1e9',
-      f'--experiment_dir={tmp_path}',
-      f'--data_dir={data_dir}',
-      '--capture_jax_trace',
-    ],
-    capsys,
-  )
+  argv = [
+    '--workload=mnist1d',
+    f'--submission_path={nadamw}',
+    '--tuning_search_space=tuning_search_space.json',
+    '--num_studies=2',
+    '--num_tuning_trials=1',
+    '--max_global_steps=20',
+    '--eval_every_steps=10',
+    '--max_runtime_sec=1e9',
+    f'--experiment_dir={tmp_path}',
+    f'--data_dir={data_dir}',
+    '--capture_jax_trace',
+  ]
+  rc, _, err = _run(argv, capsys)
   assert rc == 0, err[-2000:]
   assert sorted(os.listdir(tmp_path / 'nadamw')) == ['study_0', 'study_1']
   trace = tmp_path / 'nadamw' / 'study_0' / 'mnist1d_jax' / 'trial_1' / 'jax_trace'
@@ -377,6 +375,11 @@ def test_algoperf_reader_walks_a_tree_written_by_run(tmp_path, data_dir, capsys)
   assert rows[0]['global_step'] == '0' and float(rows[0]['loss']) > 0
   assert float(rows[0]['grad_norm']) > 0 and float(rows[-1]['score']) > 0
   assert any(n.startswith('events.out.tfevents') for n in os.listdir(trace.parent / 'tensorboard'))
+  # A tree of an earlier version (plan.json beside the studies) is moved out of the way.
+  os.replace(tmp_path / 'nadamw' / 'study_0' / 'plan.json', tmp_path / 'nadamw' / 'plan.json')
+  rc, _, err = _run(argv, capsys)
+  assert rc == 0 and 'same plan as before' in err, err[-2000:]
+  assert sorted(os.listdir(tmp_path / 'nadamw')) == ['study_0', 'study_1']
 
 
 def test_metrics_logger_writes_train_rows_only_when_flushed(tmp_path):

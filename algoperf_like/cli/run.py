@@ -351,7 +351,8 @@ def main(argv: List[str]) -> int:
   executor = make_executor(fv, root)  # Bad executor options fail before anything is written.
   if os.path.exists(root) and not fv.overwrite:
     # Re-running the same command continues it; anything else would mix two experiments.
-    if not _same_plan(plan_file, record):
+    old_plan = os.path.join(root, trial_logs.PLAN_FILE)  # Where earlier versions put it.
+    if not (_same_plan(plan_file, record) or _same_plan(old_plan, record)):
       hint = (
         "its plan.json differs from this command's plan"
         if fv.resume_last_run
@@ -363,6 +364,9 @@ def main(argv: List[str]) -> int:
   if fv.overwrite and os.path.exists(root):
     shutil.rmtree(root)
   os.makedirs(os.path.dirname(plan_file), exist_ok=True)
+  old_plan = os.path.join(root, trial_logs.PLAN_FILE)
+  if os.path.isfile(old_plan):  # Out of AlgoPerf's way: it would take the file for a study.
+    os.replace(old_plan, plan_file)
   if not os.path.exists(plan_file):
     trial_logs.write_json(plan_file, record)
   return run_plan(plan, fv, executor)
