@@ -102,7 +102,11 @@ def _fail_or_pass(rule: str, violations: List[Violation], detail: str = '') -> C
 def _check_api(path: str, tree: Optional[ast.Module]):
   """``(CheckResult, loaded submission or None)``."""
   try:
-    return CheckResult('api', 'PASS'), load_submission(path)
+    submission = load_submission(path)
+    detail = (
+      f'{RULES["api"]} (AlgoPerf {submission.algoperf_version} {submission.api} API, detected)'
+    )
+    return CheckResult('api', 'PASS', detail), submission
   except SubmissionError as e:
     match = re.match(rf'{re.escape(path)}(?::(\d+))?: (.*)', str(e))
     line, message = (int(match[1]) if match and match[1] else None, match[2] if match else str(e))
@@ -376,6 +380,11 @@ def check_main(argv: List[str]) -> int:
     folder = submission_folder(fv.submission_path)
     checked_folder(folder)
     command_line.warn(parsed)
+    from algoperf_like.submission import missing_requirements
+
+    missing = missing_requirements(checked_folder(folder))
+    if missing:  # Said before anything runs.
+      print(f'requirements.txt: not installed: {", ".join(missing)}', file=sys.stderr)
     command_line.quiet_libraries()
     report = check_submission(folder, fv.tuning_ruleset, fv.data_dir, smoke=fv.smoke)
   except SystemExit as e:  # --help

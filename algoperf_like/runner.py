@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import traceback
 import types
 from typing import Any, Callable, Dict, List, Optional
@@ -33,11 +34,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algoperf_like import environment, jax_sharding_utils, spec, trial_logs
+from algoperf_like import compat, environment, jax_sharding_utils, spec, trial_logs
 from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.clock import Clock, TimeAccount
+from algoperf_like.compat import pmap
 from algoperf_like.rng import StepKeys
-from algoperf_like.submission import Submission, checked_batch_size
+from algoperf_like.submission import Submission, checked_batch_size, resolve_batch_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,15 @@ class RunConfig:
       interrupted trial loses at most this much work; short CPU trials save the
       checkpoint writes (tens of ms each), which are not submission time but are wall time.
     resume: continue from the trial's latest checkpoint when there is one.
+    submission_api: force AlgoPerf's 'jit' or 'pmap' API (None: as detected from the
+      submission's source, ``Submission.api``).
+    algoperf_version: force the AlgoPerf version the submission sees, '0.5' (restores JAX
+      names removed since) or '0.6' (None: as detected, ``Submission.algoperf_version``).
+    capture_jax_trace_steps: record a ``jax.profiler`` trace of this many steps, from
+      step ``TRACE_FIRST_STEP`` (after compilation), into ``{log_dir}/jax_trace/`` (0: no
+      trace; needs a log_dir). Its device syncs count as submission time: profile, don't score.
+    wandb_mode: also log every row to Weights & Biases in this mode ('offline': files in
+      ``{log_dir}/wandb/``, no network; 'online'); None: no W&B.
   """
 
   data_dir: Optional[str] = None
@@ -70,6 +81,10 @@ class RunConfig:
   save_checkpoints: bool = True
   checkpoint_period_sec: float = 0.0
   resume: bool = False
+  submission_api: Optional[str] = None
+  algoperf_version: Optional[str] = None
+  capture_jax_trace_steps: int = 0
+  wandb_mode: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -88,12 +103,17 @@ class TrialResult:
   timing_adds_up: bool
   eval_results: List[Dict[str, Any]] = dataclasses.field(repr=False, default_factory=list)
   error: Optional[str] = None
+  prepare_for_eval_calls: int = 0  # In this attempt (since the last resume).
 
   def summary(self) -> Dict[str, Any]:
     d = dataclasses.asdict(self)
     d.pop('eval_results')
     d['num_evals'] = len(self.eval_results)
     return d
+
+
+TRACE_FIRST_STEP = 2  # Steps 0 and 1 compile.
+TRACE_DIR = 'jax_trace'
 
 
 def budget_seconds(workload: spec.Workload, config: RunConfig) -> float:
@@ -128,13 +148,34 @@ def train_once(
   Returns:
     A :class:`TrialResult`; the same summary lands in ``trial_summary.json``.
   """
+  # The submission may import ``algoperf`` lazily: the compatibility layer stays active.
+  with compat.active(config.algoperf_version or submission.algoperf_version):
+    return _train_once(
+      workload, submission, hyperparameters, rng_seed, log_dir, config, on_eval, flags, clock
+    )
+
+
+def _train_once(
+  workload, submission, hyperparameters, rng_seed, log_dir, config, on_eval, flags, clock
+) -> TrialResult:
   clock = clock or Clock()
   account = TimeAccount()
   wall_start = clock.read()
   budget = budget_seconds(workload, config)
 
   # ----- Set-up (untimed). -----
-  batch_size = checked_batch_size(submission, workload.workload_name, jax.device_count())
+  api = config.submission_api or submission.api
+  pmap_api = api == 'pmap'
+  batch_size, batch_size_notice = resolve_batch_size(submission, workload, jax.device_count())
+  if batch_size_notice:
+    print(f'{workload.workload_name}: {batch_size_notice}', file=sys.stderr)
+  eval_batch_size = workload.eval_batch_size
+  get_eval_batch_size = getattr(submission.module, 'get_eval_batch_size', None)
+  if callable(get_eval_batch_size):  # Optional in AlgoPerf: the submission's eval batch size.
+    try:
+      eval_batch_size = int(get_eval_batch_size(workload.workload_name))
+    except ValueError:  # A name it does not know: the workload's.
+      pass
   if log_dir:
     os.makedirs(log_dir, exist_ok=True)
   key = jax.random.PRNGKey(rng_seed)
@@ -146,7 +187,10 @@ def train_once(
     )
   input_queue = workload._build_input_queue(data_key, 'train', config.data_dir, queue_batch_size)
   params, model_state = workload.init_model_fn(init_key)
-  if jax.device_count() > 1:  # Data parallel: every device holds the whole model.
+  if pmap_api:  # A leading axis of local devices; batches (devices, per_device, ...).
+    params, model_state = pmap.replicate((params, model_state))
+    input_queue = pmap.ShardedQueue(input_queue)
+  elif jax.device_count() > 1:  # Data parallel: every device holds the whole model.
     params, model_state = jax_sharding_utils.replicate((params, model_state))
   optimizer_state = submission.init_optimizer_state(
     workload, params, model_state, hyperparameters, opt_key
@@ -165,7 +209,12 @@ def train_once(
   t = clock.read(wait_for=(params, model_state, optimizer_state))
   account.add('setup', t - wall_start)
 
-  logger = trial_logs.MetricLogger(log_dir) if log_dir else None
+  logger = None
+  if log_dir:
+    hparams_dict = hyperparameters._asdict() if hasattr(hyperparameters, '_asdict') else None
+    logger = trial_logs.MetricLogger(
+      log_dir, wandb_mode=config.wandb_mode, wandb_config=hparams_dict
+    )
   workload.attach_metrics_logger(logger)
   preemption_count = resumed['preemption_count'] + 1 if resumed else 0
   if log_dir:
@@ -181,6 +230,9 @@ def train_once(
         'global_batch_size': batch_size,
         'tuning_ruleset': config.tuning_ruleset,
         'budget_sec': budget,
+        'submission_api': api,
+        'algoperf_version': config.algoperf_version or submission.algoperf_version,
+        'batch_size_notice': batch_size_notice,
       }
     )
     k = trial_logs.next_index(log_dir, 'meta_data')
@@ -206,6 +258,7 @@ def train_once(
   eval_results: List[Dict[str, Any]] = []
   eval_history: List[tuple] = []  # AlgoPerf passes [(step, eval_result), ...].
   global_step, status, time_to_target, error = 0, None, None, None
+  prepare_calls = 0
   duration_offset = 0.0  # total_duration of earlier attempts (after a preemption).
   if resumed:
     global_step, time_to_target = resumed['global_step'], resumed['time_to_target']
@@ -225,9 +278,15 @@ def train_once(
   previous_eval_time = state['accumulated_eval_time']
   previous_logging_time = state['accumulated_logging_time']
   update_kwargs = {'train_state': train_state} if submission.update_params_takes_train_state else {}
+  trace_steps = config.capture_jax_trace_steps if log_dir else 0
+  trace_start = max(TRACE_FIRST_STEP, global_step)  # After a resume: the next steps.
+  tracing = False
 
   try:
     while status is None:
+      if trace_steps and global_step == trace_start:
+        jax.profiler.start_trace(os.path.join(log_dir, TRACE_DIR))
+        tracing = True
       ds_key, update_key, prep_key, eval_key = step_keys.at(global_step)
       batch = submission.data_selection(
         workload,
@@ -240,7 +299,9 @@ def train_once(
         ds_key,
       )
       weights = batch.get('weights') if isinstance(batch, dict) else None
-      if weights is not None and len(weights) < batch_size:  # A smaller selection: pad.
+      if (
+        not pmap_api and weights is not None and len(weights) < batch_size
+      ):  # A smaller selection: pad.
         batch = pad_batch(batch, batch_size)
       try:
         optimizer_state, params, model_state = submission.update_params(
@@ -261,6 +322,10 @@ def train_once(
         state['training_complete'] = True
       global_step += 1
       state['global_step'] = global_step
+      if tracing and global_step >= trace_start + trace_steps:
+        jax.block_until_ready((optimizer_state, params, model_state))
+        jax.profiler.stop_trace()
+        tracing = False
 
       # Scheduling uses an unsynchronised reading; the record below does not.
       now = clock.peek()
@@ -291,6 +356,7 @@ def train_once(
           global_step,
           prep_key,
         )
+        prepare_calls += 1
         t_prep = clock.read(wait_for=(optimizer_state, params, model_state))
         submission_time += t_prep - t
         t = t_prep
@@ -299,8 +365,17 @@ def train_once(
       state['time_remaining_sec'] = budget - submission_time
       state['is_time_remaining'] = submission_time < budget
 
+      eval_params, eval_model_state = (
+        pmap.unreplicate((params, model_state)) if pmap_api else (params, model_state)
+      )
       result = workload.eval_model(
-        workload.eval_batch_size, params, model_state, eval_key, config.data_dir, None, global_step
+        eval_batch_size,
+        eval_params,
+        eval_model_state,
+        eval_key,
+        config.data_dir,
+        None,
+        global_step,
       )
       t_eval = clock.read(wait_for=result)
       account.add('eval', t_eval - t)
@@ -335,6 +410,7 @@ def train_once(
 
       if logger:
         logger.append_scalar_metrics(row, global_step, preemption_count, is_eval=True)
+        logger.flush()
       if on_eval:
         on_eval(
           {
@@ -389,6 +465,8 @@ def train_once(
         f.write(traceback.format_exc())
     raise
   finally:
+    if tracing:
+      jax.profiler.stop_trace()
     t_end = clock.read()
     # Since the last boundary: on failure, submission work no eval closed; else the wrap-up.
     account.add('submission' if status in (None, 'failed') else 'logging', t_end - segment_start)
@@ -405,7 +483,15 @@ def train_once(
       timing_adds_up=account.adds_up(wall),
       eval_results=eval_results,
       error=error,
+      prepare_for_eval_calls=prepare_calls,
     )
+    if logger and status not in (None, 'interrupted', 'failed'):
+      # AlgoPerf's last row of measurements.csv: the trial's score.
+      logger.append_scalar_metrics(
+        {'score': state['accumulated_submission_time']}, global_step, preemption_count
+      )
+    if logger:
+      logger.finish()
     if log_dir and status != 'interrupted':
       trial_logs.write_json(os.path.join(log_dir, trial_logs.SUMMARY_FILE), trial.summary())
   return trial

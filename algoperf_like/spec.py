@@ -136,6 +136,11 @@ class Workload(metaclass=abc.ABCMeta):
   """
 
   constants: WorkloadConstants
+  # The AlgoPerf workload this one stands for: a submission's ``get_batch_size`` that
+  # raises ValueError for this workload's name is asked for this one (e.g. 'mnist').
+  algoperf_base_workload: Optional[str] = None
+  # The batch size used when the submission knows neither name.
+  default_batch_size: int = 128
 
   def __init__(self, *args, **kwargs) -> None:
     del args, kwargs
@@ -260,6 +265,20 @@ class Workload(metaclass=abc.ABCMeta):
     dropout_rate: Optional[float] = None,
   ) -> Tuple[Tensor, ModelAuxiliaryState]:
     """Return ``(logits_batch, new_model_state)``."""
+
+  def output_activation_fn(self, logits_batch: Tensor, framework: str = 'jax') -> Tensor:
+    """Logits to predictions by ``loss_type``: softmax, sigmoid, or identity (regression)."""
+    if framework != 'jax':
+      raise ValueError(f'framework {framework!r}: this harness is JAX only')
+    import jax
+
+    if isinstance(logits_batch, tuple):  # (logits, paddings), as CTC models return.
+      return (self.output_activation_fn(logits_batch[0], framework),) + logits_batch[1:]
+    if self.loss_type in (LossType.SOFTMAX_CROSS_ENTROPY, LossType.CTC_LOSS):
+      return jax.nn.softmax(logits_batch, axis=-1)
+    if self.loss_type == LossType.SIGMOID_CROSS_ENTROPY:
+      return jax.nn.sigmoid(logits_batch)
+    return logits_batch
 
   @abc.abstractmethod
   def loss_fn(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.machinery
 import importlib.util
 import inspect
 import os
@@ -11,7 +12,7 @@ import sys
 from types import ModuleType
 from typing import Callable, Optional
 
-from algoperf_like import spec
+from algoperf_like import compat, spec
 
 
 class SubmissionError(ValueError):
@@ -33,6 +34,12 @@ class Submission:
   # Optional: the size of the batches the input queue yields, for selection methods
   # that choose the training batch from a larger candidate batch.
   get_candidate_batch_size: Optional[Callable] = None
+  # The AlgoPerf API generation: 'jit' (v0.6: jit + sharding) or 'pmap' (replicated
+  # params with a leading device axis, batches (local_devices, per_device, ...)).
+  api: str = 'jit'
+  # The AlgoPerf version the submission was written for: '0.6', or '0.5' (it imports
+  # ``algorithmic_efficiency``; JAX names removed since are restored while it runs).
+  algoperf_version: str = '0.6'
 
 
 def _check_signature(path: str, name: str, fn: Callable) -> bool:
@@ -66,23 +73,89 @@ def _check_signature(path: str, name: str, fn: Callable) -> bool:
   return all(o in names for o in optional) or has_var_kw
 
 
-def _import_path(path: str) -> ModuleType:
+def _import_path(path: str, version: str) -> ModuleType:
+  """Import ``path`` as the module ``submission`` of a package made of its folder.
+
+  As AlgoPerf's runner imports a submission by its dotted module name, the folder is
+  a package: relative imports (``from . import utils``) and sibling modules work, and
+  so do plain ``import utils`` of a sibling, since the folder is on ``sys.path`` while
+  the submission is imported. Data files are found beside ``__file__``.
+  """
+  folder = os.path.dirname(os.path.abspath(path))
   digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
-  module_name = f'_algoperf_like_submission_{digest}'
+  package_name = f'_algoperf_like_submission_{digest}'
+  stem = os.path.splitext(os.path.basename(path))[0]
+  module_name = f'{package_name}.{stem}'
+  init = os.path.join(folder, '__init__.py')
+  if os.path.isfile(init):
+    package_spec = importlib.util.spec_from_file_location(
+      package_name, init, submodule_search_locations=[folder]
+    )
+  else:  # A namespace-like package: nothing to execute, the folder is its path.
+    package_spec = importlib.machinery.ModuleSpec(package_name, None, is_package=True)
+    package_spec.submodule_search_locations = [folder]
   spec_ = importlib.util.spec_from_file_location(module_name, path)
-  if spec_ is None or spec_.loader is None:
+  if spec_ is None or spec_.loader is None or package_spec is None:
     raise SubmissionError(f'{path}: not a Python file')
-  module = importlib.util.module_from_spec(spec_)
-  sys.modules[module_name] = module
+  names = [package_name, module_name]
+  added_path = folder not in sys.path
   try:
-    spec_.loader.exec_module(module)
+    with compat.active(version):
+      if added_path:
+        sys.path.insert(0, folder)
+      package = importlib.util.module_from_spec(package_spec)
+      sys.modules[package_name] = package
+      if package_spec.loader is not None:
+        package_spec.loader.exec_module(package)
+      module = importlib.util.module_from_spec(spec_)
+      sys.modules[module_name] = module
+      setattr(package, stem, module)
+      spec_.loader.exec_module(module)
   except SyntaxError as e:
-    del sys.modules[module_name]
+    for name in names:
+      sys.modules.pop(name, None)
     raise SubmissionError(f'{path}:{e.lineno}: syntax error: {e.msg}') from None
   except Exception as e:  # The submission's own import-time failure.
-    del sys.modules[module_name]
+    for name in names:
+      sys.modules.pop(name, None)
     raise SubmissionError(f'{path}: importing it failed: {type(e).__name__}: {e}') from None
+  finally:
+    if added_path and folder in sys.path:
+      sys.path.remove(folder)
   return module
+
+
+def missing_requirements(path: str) -> list:
+  """The requirements of the submission's ``requirements.txt`` that are not installed
+  (or installed at a version outside the specifier), as written in the file."""
+  req_file = os.path.join(os.path.dirname(os.path.abspath(path)), 'requirements.txt')
+  if not os.path.isfile(req_file):
+    return []
+  from importlib import metadata
+
+  from packaging.requirements import InvalidRequirement, Requirement
+
+  missing = []
+  with open(req_file) as f:
+    for line in f:
+      line = line.split('#', 1)[0].strip()
+      if not line or line.startswith('-'):
+        continue
+      try:
+        req = Requirement(line)
+      except InvalidRequirement:
+        missing.append(line)
+        continue
+      if req.marker is not None and not req.marker.evaluate():
+        continue
+      try:
+        version = metadata.version(req.name)
+      except metadata.PackageNotFoundError:
+        missing.append(line)
+        continue
+      if req.specifier and not req.specifier.contains(version, prereleases=True):
+        missing.append(f'{line} (installed: {version})')
+  return missing
 
 
 def load_submission(path: str) -> Submission:
@@ -93,7 +166,10 @@ def load_submission(path: str) -> Submission:
   """
   if not os.path.isfile(path):
     raise SubmissionError(f'{path}: submission file not found')
-  module = _import_path(path)
+  with open(path, encoding='utf-8', errors='replace') as f:
+    source = f.read()
+  version = compat.detect_version(source)
+  module = _import_path(path, version)
   functions = {}
   for name in spec.REQUIRED_SUBMISSION_FUNCTIONS:
     if not hasattr(module, name):
@@ -115,6 +191,8 @@ def load_submission(path: str) -> Submission:
     prepare_for_eval=prepare,
     update_params_takes_train_state=takes_train_state,
     get_candidate_batch_size=candidate,
+    api=compat.detect_api(source),
+    algoperf_version=version,
     **functions,
   )
 
@@ -144,3 +222,35 @@ def checked_batch_size(
       f'{size}, not divisible by the {device_count} devices'
     )
   return size
+
+
+def resolve_batch_size(
+  submission: Submission, workload: spec.Workload, device_count: int = 1
+) -> tuple:
+  """``(batch size, notice)``: ``get_batch_size(workload_name)``, checked.
+
+  A ``ValueError`` (published submissions list AlgoPerf's workload names and raise on
+  any other) retries with the AlgoPerf workload the workload stands for
+  (``workload.algoperf_base_workload``), as AlgoPerf retries a variant with its base
+  name; if that raises too, the workload's ``default_batch_size`` is used. ``notice``
+  is a one-line message saying so (None when the submission answered for the name).
+  """
+  name = workload.workload_name
+  try:
+    return checked_batch_size(submission, name, device_count), None
+  except SubmissionError as e:
+    if 'raised ValueError' not in str(e):
+      raise
+  base = getattr(workload, 'algoperf_base_workload', None)
+  if base and base != name:
+    try:
+      size = checked_batch_size(submission, base, device_count)
+      return size, f'get_batch_size({name!r}) raised ValueError: used {base!r}: {size}'
+    except SubmissionError as e:
+      if 'raised ValueError' not in str(e):
+        raise
+  size = workload.default_batch_size
+  tried = f'{name!r}' + (f' and {base!r}' if base and base != name else '')
+  return size, (
+    f'get_batch_size({tried}) raised ValueError: used the workload default batch size {size}'
+  )

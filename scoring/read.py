@@ -101,7 +101,7 @@ def _has_studies(path: str) -> bool:
 
 # What this project's runner writes beside the study directories (not stray).
 HARNESS_FILES = frozenset({trial_logs.PLAN_FILE})
-HARNESS_DIRS = frozenset({'slurm'})
+HARNESS_DIRS = frozenset({trial_logs.SLURM_DIR})
 
 
 def find_submissions(root: str | Path, warn) -> list[tuple[str, str]]:
@@ -159,8 +159,11 @@ def find_trial_files(
         continue
       wdirs, wfiles = _dirs(sd.path)
       for f in wfiles:
-        warn(f'stray file ignored: {f.path}')
+        if f.name not in HARNESS_FILES:
+          warn(f'stray file ignored: {f.path}')
       for wd in wdirs:
+        if wd.name in HARNESS_DIRS:
+          continue
         workload, framework = split_workload_dir(wd.name)
         target = targets.get(workload)
         if target is None:

@@ -32,6 +32,7 @@ BATCH_SIZES = {
   'finewebedu_lm': 64,
 }
 DEFAULT_BATCH_SIZE = 128
+LOG_EVERY_STEPS = 100  # The baselines log loss and grad_norm to measurements.csv this often.
 
 
 def batch_size_for(workload_name: str) -> int:
@@ -116,11 +117,11 @@ def _train_step(
     return out['summed'] / out['n_valid_examples'], new_model_state
 
   (loss, new_model_state), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+  grad_norm = jnp.sqrt(sum(jnp.vdot(g, g) for g in jax.tree.leaves(grads)))
   if grad_clip is not None:  # Scale the gradient to global norm <= grad_clip.
-    grad_norm = jnp.sqrt(sum(jnp.vdot(g, g) for g in jax.tree.leaves(grads)))
     grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, grad_clip / (grad_norm + 1e-6)), grads)
   updates, new_opt_state = tx.update(grads, opt_state, params)
-  return new_opt_state, optax.apply_updates(params, updates), new_model_state, loss
+  return new_opt_state, optax.apply_updates(params, updates), new_model_state, loss, grad_norm
 
 
 @functools.lru_cache(maxsize=None)
@@ -154,9 +155,9 @@ def update_params(
   Reads the optional hyperparameters ``label_smoothing``, ``grad_clip`` and
   ``dropout_rate`` when the search space has them.
   """
-  del current_params_types, loss_type, eval_results, global_step, train_state
+  del current_params_types, loss_type, eval_results, train_state
   step = _jitted_step(jax.default_backend())
-  opt_state, params, model_state, _ = step(
+  opt_state, params, model_state, loss, grad_norm = step(
     workload,
     optimizer_state.tx,
     float(_hparam(hyperparameters, 'label_smoothing', 0.0)),
@@ -168,6 +169,11 @@ def update_params(
     batch,
     rng,
   )
+  if global_step % LOG_EVERY_STEPS == 0 and workload.metrics_logger is not None:
+    # Device arrays: the logger writes them at the next evaluation, with no sync here.
+    workload.metrics_logger.append_scalar_metrics(
+      {'loss': loss, 'grad_norm': grad_norm}, global_step
+    )
   return OptaxState(opt_state, optimizer_state.tx), params, model_state
 
 

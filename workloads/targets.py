@@ -31,3 +31,18 @@ def workload_targets(name: str) -> Dict[str, Any]:
       f'no targets for workload {name!r} in {TARGETS_FILE} (known: {", ".join(sorted(entries))})'
     )
   return entries[name]
+
+
+# The keys AlgoPerf's scorer reads per workload (its WorkloadConfig refuses any other).
+ALGOPERF_KEYS = ('target_metric_name', 'validation_target_value', 'step_hint')
+
+
+def algoperf_targets(path: str | None = None) -> Dict[str, Any]:
+  """The targets file in AlgoPerf's format: the same top-level layout, and per workload
+  exactly ``target_metric_name``, ``validation_target_value`` and ``step_hint``."""
+  full = load_targets(path)
+  out = {k: v for k, v in full.items() if k != 'workloads' and not k.startswith('_')}
+  out['workloads'] = {
+    name: {k: entry[k] for k in ALGOPERF_KEYS} for name, entry in full['workloads'].items()
+  }
+  return out

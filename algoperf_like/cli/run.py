@@ -116,10 +116,114 @@ def define_flags() -> absl_flags.FlagValues:
   d.DEFINE_string(
     'slurm_folder',
     None,
-    'Folder for Slurm job files and task logs (default: experiment_dir/experiment_name/slurm).',
+    'Folder for Slurm job files and task logs (default: '
+    "experiment_dir/experiment_name/study_0/slurm, where AlgoPerf's scorer does not look).",
     flag_values=fv,
   )
+  define_algoperf_flags(fv)
   return fv
+
+
+TRACE_STEPS = 10  # Steps that --capture_jax_trace records.
+# AlgoPerf flags accepted for compatibility that change nothing here, and why.
+IGNORED_FLAGS = {
+  'imagenet_v2_data_dir': 'no ImageNet workload here',
+  'librispeech_tokenizer_vocab_path': 'no LibriSpeech workload here',
+  'profile': "AlgoPerf's profiler is not implemented",
+  'skip_evals': 'evaluations decide time to target; they always run',
+  'torch_compile': 'JAX only',
+  'pytorch_eval_num_workers': 'JAX only',
+  'save_intermediate_checkpoints': 'only the latest checkpoint of a trial is kept',
+}
+
+
+def define_algoperf_flags(fv: absl_flags.FlagValues) -> None:
+  """The flags of AlgoPerf v0.6's ``submission_runner.py`` that the flags above lack."""
+  d = absl_flags
+  d.DEFINE_enum(
+    'framework',
+    'jax',
+    ['jax', 'pytorch'],
+    'The framework of the submission: jax (pytorch is refused: JAX only).',
+    flag_values=fv,
+  )
+  d.DEFINE_enum(
+    'submission_api',
+    'auto',
+    ['auto', 'jit', 'pmap'],
+    "AlgoPerf's API generation: jit (v0.6, jit + sharding) or pmap (replicated params with "
+    'a leading device axis, batches (devices, per_device, ...)); auto: detected from the '
+    'source.',
+    flag_values=fv,
+  )
+  d.DEFINE_enum(
+    'algoperf_version',
+    'auto',
+    ['auto', '0.5', '0.6'],
+    'The AlgoPerf version the submission sees: 0.5 restores JAX names removed since '
+    '(jax.tree_map, ...); auto: 0.5 when it imports algorithmic_efficiency.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'append_timestamp',
+    False,
+    'Append -YYYY-MM-DD-HH-MM-SS to --experiment_name (AlgoPerf; the scorer merges such runs).',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'capture_jax_trace',
+    False,
+    'Record a jax.profiler trace of 10 steps (from step 2, after compilation) into each '
+    "trial's jax_trace/ folder (TensorBoard's profile plugin or Perfetto read it). Its device "
+    'syncs count as submission time: profile, do not score.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'use_wandb',
+    False,
+    'Also log every row to Weights & Biases (pip install "algoperf-like[wandb]"), in --wandb_mode.',
+    flag_values=fv,
+  )
+  d.DEFINE_enum(
+    'wandb_mode',
+    'offline',
+    ['offline', 'online'],
+    "--use_wandb's mode: offline (files in each trial's wandb/, no network; "
+    '`wandb sync` uploads them later) or online.',
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'hparam_start_index',
+    None,
+    'Run only the trials whose 0-based index in the study is at least this (AlgoPerf).',
+    lower_bound=0,
+    flag_values=fv,
+  )
+  d.DEFINE_integer(
+    'hparam_end_index',
+    None,
+    'Run only the trials whose 0-based index in the study is below this (AlgoPerf).',
+    lower_bound=0,
+    flag_values=fv,
+  )
+  for name, why in IGNORED_FLAGS.items():
+    if name in ('save_intermediate_checkpoints', 'profile'):
+      d.DEFINE_boolean(name, False, f'Accepted, ignored: {why}.', flag_values=fv)
+    elif name in ('skip_evals', 'torch_compile'):
+      d.DEFINE_boolean(name, False, f'Accepted, ignored: {why}.', flag_values=fv)
+    elif name == 'pytorch_eval_num_workers':
+      d.DEFINE_integer(name, 0, f'Accepted, ignored: {why}.', flag_values=fv)
+    else:
+      d.DEFINE_string(name, None, f'Accepted, ignored: {why}.', flag_values=fv)
+
+
+def ignored_flag_notes(fv: absl_flags.FlagValues) -> List[str]:
+  """One note per accepted-but-ignored AlgoPerf flag set away from its default."""
+  return [
+    f'--{name}: accepted, ignored ({why})'
+    for name, why in IGNORED_FLAGS.items()
+    if fv[name].value != fv[name].default
+  ]
 
 
 def workload_names(value: str) -> List[str]:
@@ -160,6 +264,19 @@ def main(argv: List[str]) -> int:
   from algoperf_like import registry, trial_plan
   from algoperf_like import search_space as search_space_lib
 
+  if fv.framework == 'pytorch':
+    raise UsageError('--framework=pytorch: this harness runs JAX submissions only')
+  if (
+    fv.hparam_start_index is not None
+    and fv.hparam_end_index is not None
+    and fv.hparam_start_index >= fv.hparam_end_index
+  ):
+    raise UsageError('--hparam_start_index must be below --hparam_end_index')
+  if fv.use_wandb:
+    try:
+      import wandb  # noqa: F401
+    except ImportError:
+      raise UsageError('--use_wandb needs wandb: pip install "algoperf-like[wandb]"') from None
   if not fv.workload:
     raise UsageError('--workload is required (known: ' + ', '.join(registry.workload_names()) + ')')
   if not fv.submission_path:
@@ -184,6 +301,10 @@ def main(argv: List[str]) -> int:
   experiment_name = fv.experiment_name or os.path.basename(
     os.path.dirname(os.path.abspath(submission_path))
   )
+  if fv.append_timestamp:
+    import datetime
+
+    experiment_name += datetime.datetime.now().strftime('-%Y-%m-%d-%H-%M-%S')
   plan = trial_plan.plan_trials(
     names,
     os.path.abspath(submission_path),
@@ -196,6 +317,17 @@ def main(argv: List[str]) -> int:
     experiment_name=experiment_name,
     official_per_study_draw=fv.official_per_study_draw,
   )
+  start = fv.hparam_start_index or 0
+  end = fv.hparam_end_index
+  full_plan = plan  # Recorded whole: index ranges of one experiment can run apart.
+  plan = [t for t in plan if t.trial - 1 >= start and (end is None or t.trial - 1 < end)]
+  from algoperf_like.submission import missing_requirements
+
+  missing = missing_requirements(submission_path)
+  if missing:  # Said before anything runs; the import may still succeed.
+    print(f'requirements.txt: not installed: {", ".join(missing)}', file=sys.stderr)
+  for note in ignored_flag_notes(fv):
+    print(note, file=sys.stderr)
   if fv.dry_run:
     cl.warn(parsed)
     for trial in plan:
@@ -205,20 +337,22 @@ def main(argv: List[str]) -> int:
   cl.quiet_libraries()
   import jax
 
-  from algoperf_like.submission import checked_batch_size, load_submission
+  from algoperf_like import sweep
+  from algoperf_like.submission import load_submission, resolve_batch_size
 
   submission = load_submission(submission_path)
   for name in names:  # Fail before anything is written.
-    checked_batch_size(submission, name, jax.device_count())
+    resolve_batch_size(submission, sweep.get_workload(name, fv.data_dir), jax.device_count())
   root = os.path.join(fv.experiment_dir, experiment_name)
-  record = trial_plan.plan_record(plan)
+  record = trial_plan.plan_record(full_plan)
   from algoperf_like import trial_logs
 
-  plan_file = os.path.join(root, trial_logs.PLAN_FILE)
+  plan_file = os.path.join(trial_logs.harness_dir(root), trial_logs.PLAN_FILE)
   executor = make_executor(fv, root)  # Bad executor options fail before anything is written.
   if os.path.exists(root) and not fv.overwrite:
     # Re-running the same command continues it; anything else would mix two experiments.
-    if not _same_plan(plan_file, record):
+    old_plan = os.path.join(root, trial_logs.PLAN_FILE)  # Where earlier versions put it.
+    if not (_same_plan(plan_file, record) or _same_plan(old_plan, record)):
       hint = (
         "its plan.json differs from this command's plan"
         if fv.resume_last_run
@@ -229,7 +363,10 @@ def main(argv: List[str]) -> int:
   cl.warn(parsed)
   if fv.overwrite and os.path.exists(root):
     shutil.rmtree(root)
-  os.makedirs(root, exist_ok=True)
+  os.makedirs(os.path.dirname(plan_file), exist_ok=True)
+  old_plan = os.path.join(root, trial_logs.PLAN_FILE)
+  if os.path.isfile(old_plan):  # Out of AlgoPerf's way: it would take the file for a study.
+    os.replace(old_plan, plan_file)
   if not os.path.exists(plan_file):
     trial_logs.write_json(plan_file, record)
   return run_plan(plan, fv, executor)
@@ -246,6 +383,7 @@ def _same_plan(plan_file: str, record) -> bool:
 def make_executor(fv, root: str, name: Optional[str] = None):
   """The executor that ``--executor`` (or ``name``) asks for, its options checked."""
   from algoperf_like.executors import make_executor as make
+  from algoperf_like.trial_logs import SLURM_DIR, harness_dir
 
   name = name or fv.executor
   if name == 'local':
@@ -262,7 +400,7 @@ def make_executor(fv, root: str, name: Optional[str] = None):
     ) from None
   return make(
     'slurm',
-    folder=fv.slurm_folder or os.path.join(root, 'slurm'),
+    folder=fv.slurm_folder or os.path.join(harness_dir(root), SLURM_DIR),
     partition=fv.slurm_partition,
     time_min=fv.slurm_time_min,
     cpus_per_task=fv.slurm_cpus_per_task,
@@ -283,6 +421,10 @@ def run_plan(plan, fv, executor) -> int:
     max_runtime_sec=fv.max_runtime_sec,
     save_checkpoints=fv.save_checkpoints,
     checkpoint_period_sec=fv.checkpoint_period_sec,
+    submission_api=None if fv.submission_api == 'auto' else fv.submission_api,
+    algoperf_version=None if fv.algoperf_version == 'auto' else fv.algoperf_version,
+    capture_jax_trace_steps=TRACE_STEPS if fv.capture_jax_trace else 0,
+    wandb_mode=fv.wandb_mode if fv.use_wandb else None,
   )
   finished, to_run = sweep.split_finished(plan)
   for trial in finished:

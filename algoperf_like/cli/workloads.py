@@ -33,12 +33,26 @@ def _constants(name: str, targets) -> dict:
 def main(argv: List[str]) -> int:
   fv = absl_flags.FlagValues()
   cl.define_workload_module(fv)
+  absl_flags.DEFINE_string(
+    'algoperf_targets',
+    None,
+    "Write the targets in AlgoPerf's format (per workload exactly target_metric_name, "
+    'validation_target_value, step_hint) to this JSON file, and list nothing.',
+    flag_values=fv,
+  )
   parsed = cl.parse(fv, argv, 'algoperf-like workloads', DESCRIPTION)
   if parsed.positional:
     raise UsageError(f'workloads takes no arguments, got {parsed.positional[0]!r}')
   cl.import_workload_modules(fv.workload_module)
   cl.warn(parsed)
   from algoperf_like.workloads import targets
+
+  if fv.algoperf_targets:
+    from algoperf_like import trial_logs
+
+    trial_logs.write_json(fv.algoperf_targets, targets.algoperf_targets())
+    print(f'wrote {fv.algoperf_targets}')
+    return 0
 
   for name in registry.workload_names():
     t = _constants(name, targets)

@@ -73,4 +73,4 @@ def test_slurm_sweep_gives_the_local_log_tree(slurm_cluster, tmp_path, data_dir)
   local_tree, slurm_tree = _tree(tmp_path / 'local'), _tree(tmp_path / 'slurm')
   assert len(local_tree) == 4
   assert slurm_tree == local_tree
-  assert os.listdir(tmp_path / 'slurm' / 'nadamw' / 'slurm')  # Task logs kept beside the tree.
+  assert os.listdir(tmp_path / 'slurm' / 'nadamw' / 'study_0' / 'slurm')  # Task logs, kept.

@@ -34,7 +34,8 @@ def softmax_cross_entropy(
   """
   num_classes = logits.shape[-1]
   one_hot = jax.nn.one_hot(labels, num_classes)
-  smoothed = optax.smooth_labels(one_hot, label_smoothing) if label_smoothing else one_hot
+  # Arithmetic, not ``if label_smoothing:``: submissions pass a traced value under jit.
+  smoothed = optax.smooth_labels(one_hot, label_smoothing)
   per_example = optax.softmax_cross_entropy(logits, smoothed)
   if mask is None:
     mask = jnp.ones_like(per_example)
@@ -72,8 +73,7 @@ def sigmoid_cross_entropy(
     label_smoothing: :math:`\alpha`, pulls every target towards 1/2.
   """
   labels = labels.astype(logits.dtype)
-  if label_smoothing:
-    labels = (1.0 - label_smoothing) * labels + 0.5 * label_smoothing
+  labels = (1.0 - label_smoothing) * labels + 0.5 * label_smoothing  # May be traced.
   per_label = optax.sigmoid_binary_cross_entropy(logits, labels)
   per_example = per_label.reshape(per_label.shape[0], -1).sum(-1)
   if mask is None:

@@ -29,6 +29,7 @@ class CriteoSynthWorkload(InMemoryWorkload):
   """Click-through prediction with :class:`SmallDlrm`."""
 
   name = 'criteo_synth'
+  algoperf_base_workload = 'criteo1tb'
   layer_norm = False
   embed_dim = 8
   builder_cls = dataset.CriteoSynth

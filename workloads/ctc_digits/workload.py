@@ -35,6 +35,7 @@ class CtcDigitsWorkload(InMemoryWorkload):
   """Digit-sequence transcription with :class:`CtcDigitsModel` (ReLU)."""
 
   name = 'ctc_digits'
+  algoperf_base_workload = 'librispeech_conformer'
   activation = 'relu'
   channels = (32, 64)
   hidden = 32

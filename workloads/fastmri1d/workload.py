@@ -27,6 +27,7 @@ class Fastmri1dWorkload(InMemoryWorkload):
   """Reconstruction with :class:`UNet1D` (leaky ReLU, no norm, residual output)."""
 
   name = 'fastmri1d'
+  algoperf_base_workload = 'fastmri'
   activation = 'leaky_relu'
   builder_cls = dataset.Fastmri1d
   loss_type = spec.LossType.MEAN_ABSOLUTE_ERROR

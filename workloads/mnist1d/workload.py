@@ -26,6 +26,7 @@ class Mnist1dWorkload(InMemoryWorkload):
   """MNIST-1D classification with :class:`Conv1DNet`."""
 
   name = 'mnist1d'
+  algoperf_base_workload = 'mnist'
   activation = 'relu'
   builder_cls = dataset.Mnist1d
   loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY

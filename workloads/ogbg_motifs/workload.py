@@ -26,6 +26,7 @@ class OgbgMotifsWorkload(InMemoryWorkload):
   """Motif detection with :class:`DenseGraphNet`."""
 
   name = 'ogbg_motifs'
+  algoperf_base_workload = 'ogbg'
   activation = 'relu'
   builder_cls = dataset.OgbgMotifs
   loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY

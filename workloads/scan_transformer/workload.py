@@ -76,8 +76,8 @@ def sequence_cross_entropy(
     ``n_valid_examples`` :math:`\sum_b m_b` (examples, not tokens).
   """
   one_hot = jax.nn.one_hot(labels, logits.shape[-1])
-  if label_smoothing:
-    one_hot = optax.smooth_labels(one_hot, label_smoothing)
+  # No ``if label_smoothing:``: submissions pass a traced value under jit.
+  one_hot = optax.smooth_labels(one_hot, label_smoothing)
   token_loss = optax.softmax_cross_entropy(logits, one_hot)
   token_loss = jnp.where(labels != pad_id, token_loss, 0.0)
   if mask is None:
@@ -122,6 +122,7 @@ class ScanTransformerWorkload(InMemoryWorkload):
   """SCAN-style translation with a pre-layer-norm :class:`Seq2SeqTransformer`."""
 
   name = 'scan_transformer'
+  algoperf_base_workload = 'wmt'
   builder_cls = dataset.ScanCommands
   loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
   output_param_key = 'output'
