@@ -6,6 +6,7 @@ step budget, so the outcome never rests on the machine's speed.
 """
 
 import csv
+import importlib.util
 import json
 import os
 import re
@@ -242,6 +243,8 @@ def test_loss_fn_takes_traced_label_smoothing_under_jit(name, data_dir):
 
 
 # ----- The command line. -----
+_HAS_WANDB = importlib.util.find_spec('wandb') is not None
+
 ALGOPERF_FLAGS = [
   '--framework=jax',
   '--imagenet_v2_data_dir=/x',
@@ -277,7 +280,7 @@ def test_algoperf_flags_are_accepted(tmp_path, capsys):
       f'--experiment_dir={tmp_path}',
       '--experiment_name=x',
     ]
-    + ALGOPERF_FLAGS,
+    + [f for f in ALGOPERF_FLAGS if f != '--use_wandb' or _HAS_WANDB],
     capsys,
   )
   assert rc == 0, err
@@ -286,6 +289,23 @@ def test_algoperf_flags_are_accepted(tmp_path, capsys):
   assert all(re.search(r'/x-\d{4}(-\d{2}){5}/', t['log_dir']) for t in trials)
   for flag in ('profile', 'torch_compile', 'skip_evals'):
     assert f'--{flag}: accepted, ignored' in err
+
+
+@pytest.mark.skipif(_HAS_WANDB, reason='wandb is installed')
+def test_use_wandb_without_wandb_is_one_line_naming_the_extra(tmp_path, capsys):
+  rc, _, err = _run(
+    [
+      '--workload=mnist1d',
+      '--submission_path=nadamw_self_tuning',
+      '--tuning_ruleset=self',
+      '--num_studies=1',
+      '--use_wandb',
+      f'--experiment_dir={tmp_path}',
+    ],
+    capsys,
+  )
+  assert rc == 2 and len(err.strip().splitlines()) == 1, err
+  assert 'algoperf-like[wandb]' in err
 
 
 @pytest.mark.parametrize(
