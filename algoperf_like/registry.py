@@ -57,6 +57,14 @@ WORKLOADS: Dict[str, WorkloadFactory] = {
   'scan_transformer_post_ln': f'{_WL}.scan_transformer.workload:ScanTransformerPostLnWorkload',
 }
 
+# AlgoPerf v0.6's own workloads at full scale (data from --data_dir; GPU/TPU hosts).
+FULL_SCALE: Dict[str, WorkloadFactory] = {}
+WORKLOADS.update(FULL_SCALE)
+
+# Datasets that `algoperf-like datasets prepare` knows: name -> 'module:function' (see
+# algoperf_like.datasets), and the full-scale workloads that read each.
+DATASETS: Dict[str, str] = {}
+
 # Named groups of workloads, accepted wherever a workload name is.
 SUITES: Dict[str, List[str]] = {
   'cpu_qualification': [
@@ -160,6 +168,21 @@ def register_suite(name: str, workloads: Sequence[str], *, replace: bool = False
   if name in WORKLOADS:
     raise ValueError(f'{name!r} is the name of a workload')
   SUITES[name] = list(workloads)
+
+
+def get_dataset_preparer(name: str) -> Callable[..., str]:
+  """The ``prepare(data_dir, raw_dir, overwrite)`` function of a registered dataset."""
+  return _resolve(DATASETS[name])
+
+
+def dataset_workloads(dataset: str) -> List[str]:
+  """The registered workloads whose ``dataset`` attribute is ``dataset``."""
+  out = []
+  for name, factory in sorted(FULL_SCALE.items()):
+    cls = _resolve(factory) if isinstance(factory, str) else factory
+    if getattr(cls, 'dataset', None) == dataset:
+      out.append(name)
+  return out
 
 
 def workload_names() -> List[str]:

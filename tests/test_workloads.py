@@ -8,7 +8,11 @@ from algoperf_like import registry, spec
 from algoperf_like.workloads.common import tfds_data
 
 
-@pytest.fixture(scope='module', params=registry.workload_names())
+# The CPU suite's workloads (full-scale ones read prepared data: their own tests).
+CPU_WORKLOADS = [n for n in registry.workload_names() if n not in registry.FULL_SCALE]
+
+
+@pytest.fixture(scope='module', params=CPU_WORKLOADS)
 def workload(request, data_dir):
   return registry.get_workload(request.param, data_dir)
 

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any, Dict
 
 TARGETS_FILE = Path(str(importlib.resources.files(__package__) / 'targets.json'))
+# AlgoPerf's own numbers for its full-scale workloads (not set here: a benchmark version's).
+ALGOPERF_WORKLOADS_FILE = Path(
+  str(importlib.resources.files(__package__) / 'algoperf_workloads.json')
+)
 
 
 @functools.lru_cache(maxsize=None)
@@ -23,9 +27,19 @@ def load_targets(path: str | None = None) -> Dict[str, Any]:
     return json.load(f)
 
 
+@functools.lru_cache(maxsize=None)
+def load_algoperf_workloads() -> Dict[str, Any]:
+  """AlgoPerf v0.6's constants of its full-scale workloads, by name."""
+  with open(ALGOPERF_WORKLOADS_FILE) as f:
+    return json.load(f)['workloads']
+
+
 def workload_targets(name: str) -> Dict[str, Any]:
-  """The entry of one workload; ``KeyError`` names the known workloads."""
+  """The entry of one workload (CPU suite: ``targets.json``; AlgoPerf's own workloads:
+  ``algoperf_workloads.json``); ``KeyError`` names the known workloads."""
   entries = load_targets()['workloads']
+  if name not in entries and name in load_algoperf_workloads():
+    return load_algoperf_workloads()[name]
   if name not in entries:
     raise KeyError(
       f'no targets for workload {name!r} in {TARGETS_FILE} (known: {", ".join(sorted(entries))})'
