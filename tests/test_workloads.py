@@ -7,7 +7,6 @@ import pytest
 from algoperf_like import registry, spec
 from algoperf_like.workloads.common import tfds_data
 
-
 # The CPU suite's workloads (full-scale ones read prepared data: their own tests).
 CPU_WORKLOADS = [n for n in registry.workload_names() if n not in registry.FULL_SCALE]
 
