@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import List
 
 from absl import flags as absl_flags
@@ -11,23 +12,10 @@ from algoperf_like import registry
 from algoperf_like.command_line import UsageError
 
 DESCRIPTION = (
-  'List the registered workloads with their target and budget, the suites, and the '
-  'baselines that --submission_path takes by name.'
+  'List the registered workloads with their targets, budget, step hint and model size '
+  '(traced with jax.eval_shape: no data, no memory), the suites, and the baselines that '
+  '--submission_path takes by name. --json: one JSON object per workload.'
 )
-
-
-def _constants(name: str, targets) -> dict:
-  """A workload's target and budget: from the targets file, else from the workload itself."""
-  entries = targets.load_targets()['workloads']
-  if name in entries:
-    return entries[name]
-  c = registry.get_workload(name).constants  # A workload registered by --workload_module.
-  return {
-    'target_metric_name': c.target_metric_name,
-    'validation_target_value': c.validation_target_value,
-    'metric_direction': c.metric_direction,
-    'max_allowed_runtime_sec': c.max_allowed_runtime_sec,
-  }
 
 
 def main(argv: List[str]) -> int:
@@ -38,6 +26,19 @@ def main(argv: List[str]) -> int:
     None,
     "Write the targets in AlgoPerf's format (per workload exactly target_metric_name, "
     'validation_target_value, step_hint) to this JSON file, and list nothing.',
+    flag_values=fv,
+  )
+  absl_flags.DEFINE_boolean(
+    'json',
+    False,
+    'Print one JSON object per workload (name, num_params, num_model_state, loss_type, '
+    'targets, budget, step_hint, base_workload), one per line, and nothing else.',
+    flag_values=fv,
+  )
+  absl_flags.DEFINE_list(
+    'workload',
+    [],
+    'Describe only these workloads or suites (default: every registered workload).',
     flag_values=fv,
   )
   parsed = cl.parse(fv, argv, 'algoperf-like workloads', DESCRIPTION)
@@ -54,12 +55,28 @@ def main(argv: List[str]) -> int:
     print(f'wrote {fv.algoperf_targets}')
     return 0
 
-  for name in registry.workload_names():
-    t = _constants(name, targets)
+  from algoperf_like import workload_info
+
+  try:
+    names = registry.expand_workloads(fv.workload) if fv.workload else registry.workload_names()
+  except registry.UnknownWorkloadError as e:
+    raise UsageError(str(e)) from None
+  for name in names:  # Printed as each is traced: seconds each for the large models.
+    t = workload_info.describe(name)
+    if fv.json:
+      print(json.dumps(t), flush=True)
+      continue
     print(
       f'{name}: validation/{t["target_metric_name"]} target {t["validation_target_value"]} '
-      f'({t["metric_direction"]}), budget {t["max_allowed_runtime_sec"]}s'
+      f'({t["metric_direction"]}), test target {t["test_target_value"]}, '
+      f'budget {t["max_allowed_runtime_sec"]}s, step hint {t["step_hint"]}, '
+      f'{workload_info.human_count(t["num_params"])} params, '
+      f'{workload_info.human_count(t["num_model_state"])} state, {t["loss_type"]} loss, '
+      f'base {t["base_workload"]}',
+      flush=True,
     )
+  if fv.json or fv.workload:
+    return 0
   print()
   for name in registry.suite_names():
     print(f'suite {name}: {", ".join(registry.SUITES[name])}')
