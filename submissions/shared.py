@@ -16,9 +16,13 @@ import optax
 
 from algoperf_like import spec
 
-# Global batch sizes per workload (AlgoPerf's baseline values for its workloads).
+# Global batch sizes per workload (AlgoPerf's NAdamW baseline values for its workloads).
 BATCH_SIZES = {
   'mnist1d': 128,
+  'mnist': 16,
+  'cifar': 128,
+  'imagenet_resnet_silu': 512,
+  'imagenet_resnet_gelu': 512,
   'scan_transformer': 64,
   'scan_transformer_post_ln': 64,
   'criteo1tb': 262_144,
@@ -36,8 +40,15 @@ LOG_EVERY_STEPS = 100  # The baselines log loss and grad_norm to measurements.cs
 
 
 def batch_size_for(workload_name: str) -> int:
-  """The baselines' global batch size for a workload (default 128 for CPU workloads)."""
-  base = workload_name.split('_variant')[0]
+  """The baselines' global batch size for a workload (default 128 for CPU workloads).
+
+  AlgoPerf's variants not listed take their base workload's, as AlgoPerf's runner
+  retries a variant's name with its base name.
+  """
+  from algoperf_like.workloads import targets
+
+  base = targets.load_algoperf_workloads().get(workload_name, {}).get('base_workload')
+  base = base or workload_name.split('_variant')[0]
   return BATCH_SIZES.get(workload_name, BATCH_SIZES.get(base, DEFAULT_BATCH_SIZE))
 
 
