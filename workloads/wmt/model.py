@@ -113,7 +113,7 @@ class PositionEmbedding(nn.Module):
       if started:
         step = index.value
         index.value = step + 1
-        rows = jax.lax.dynamic_slice(table, (0, step, 0), (1, 1, table.shape[-1]))
+        rows = jax.lax.dynamic_slice_in_dim(table, step.astype(jnp.int32), 1, axis=1)
     if positions is None:
       return x + rows
     return x + rows[0][positions]
