@@ -206,7 +206,7 @@ class WmtWorkload(full_scale.FullScaleWorkload):
       inputs_segmentation=batch.get('inputs_segmentation'),
       targets_segmentation=batch.get('targets_segmentation'),
       dropout_rate=DROPOUT_RATE if dropout_rate is None else dropout_rate,
-      rngs={'dropout': rng},
+      rngs={} if rng is None else {'dropout': rng},
     )
     return logits, None
 
