@@ -58,12 +58,19 @@ WORKLOADS: Dict[str, WorkloadFactory] = {
 }
 
 # AlgoPerf v0.6's own workloads at full scale (data from --data_dir; GPU/TPU hosts).
-FULL_SCALE: Dict[str, WorkloadFactory] = {}
+FULL_SCALE: Dict[str, WorkloadFactory] = {
+  'wmt': f'{_WL}.wmt.workload:WmtWorkload',
+  'wmt_attention_temp': f'{_WL}.wmt.workload:WmtWorkloadAttentionTemp',
+  'wmt_glu_tanh': f'{_WL}.wmt.workload:WmtWorkloadGLUTanH',
+  'wmt_post_ln': f'{_WL}.wmt.workload:WmtWorkloadPostLN',
+}
 WORKLOADS.update(FULL_SCALE)
 
 # Datasets that `algoperf-like datasets prepare` knows: name -> 'module:function' (see
 # algoperf_like.datasets), and the full-scale workloads that read each.
-DATASETS: Dict[str, str] = {}
+DATASETS: Dict[str, str] = {
+  'wmt': f'{_WL}.wmt.prepare:prepare',
+}
 
 # Named groups of workloads, accepted wherever a workload name is.
 SUITES: Dict[str, List[str]] = {

@@ -1,0 +1,1 @@
+"""AlgoPerf's WMT workloads: German -> English Transformer, BLEU by beam search (full scale)."""
