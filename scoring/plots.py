@@ -31,6 +31,19 @@ _STYLE = {
   'agg.path.chunksize': 10000,
 }
 
+#: matplotlib's ``tab10`` palette.
+TAB10 = (
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+)
 #: Line styles cycled after the 10 colours: 40 submissions stay apart.
 LINESTYLES = ('-', '--', ':', '-.')
 
@@ -42,12 +55,9 @@ def submission_styles(names) -> dict[str, dict]:
   colours dashed, and so on, so that 20 (and up to 40) submissions are told apart
   and a submission looks the same in every figure of a report.
   """
-  import matplotlib
-
-  cmap = matplotlib.colormaps['tab10']
   out = {}
   for i, s in enumerate(sorted(set(map(str, names)))):
-    out[s] = {'color': cmap(i % 10), 'linestyle': LINESTYLES[(i // 10) % len(LINESTYLES)]}
+    out[s] = {'color': TAB10[i % 10], 'linestyle': LINESTYLES[(i // 10) % len(LINESTYLES)]}
   return out
 
 

@@ -208,9 +208,22 @@ def _img(png: bytes, alt: str) -> str:
   )
 
 
+def _cell(v) -> str:
+  if v is None or (isinstance(v, float) and math.isnan(v)):
+    return '-'
+  if isinstance(v, float):
+    return f'{v:.6g}'
+  return html.escape(str(v))
+
+
 def _table_html(df: pd.DataFrame) -> str:
-  table = df.to_html(index=False, escape=True, border=0, classes='t', na_rep='-')
-  return f'<div class="scroll">{table}</div>'
+  """A plain HTML table (``DataFrame.to_html`` is slow on the per-study table)."""
+  head = ''.join(f'<th>{html.escape(str(c))}</th>' for c in df.columns)
+  body = ''.join(
+    '<tr>' + ''.join(f'<td>{_cell(v)}</td>' for v in row) + '</tr>'
+    for row in df.itertuples(index=False)
+  )
+  return f'<div class="scroll"><table class="t"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _curve_pngs(res, dpi: int) -> list[tuple[str, bytes]]:
@@ -246,9 +259,41 @@ def _warnings_html(res) -> str:
   return '<h2>Warnings</h2>' + ''.join(items)
 
 
-def write_html(res, path: Path, profile_png: bytes, curves=None) -> None:
-  curves = _curve_pngs(res, 100) if curves is None else curves
-  sections = [f'<h3>{html.escape(w)}</h3>' + _img(png, w) for w, png in curves]
+def _curve_svgs(res) -> list[tuple[str, str]]:
+  """One inline SVG of validation metric against time per workload, in name order."""
+  from . import svg
+
+  t, evals = res.targets, res.logs.evals
+  styles = plots.submission_styles(res.raw_times.index)
+  codes = evals['workload'].cat.codes.to_numpy()
+  cats = [str(c) for c in evals['workload'].cat.categories]
+  tw = res.trials['workload'].to_numpy()
+  out = []
+  for i in np.argsort(cats):
+    w = cats[i]
+    rows = np.flatnonzero(codes == i)
+    if not len(rows):
+      continue
+    tg = t.get(w)
+    fig = svg.curves_svg(
+      w,
+      evals.iloc[rows],
+      tg.value,
+      tg.minimize,
+      tg.metric,
+      res.trials[tw == w],
+      t.budget(w, res.options.self_tuning),
+      styles,
+      plots._time_unit,
+    )
+    out.append((w, fig))
+  return out
+
+
+def write_html(res, path: Path, profile_png: bytes) -> None:
+  sections = [
+    f'<h3>{html.escape(w)}</h3><div class="scroll">{fig}</div>' for w, fig in _curve_svgs(res)
+  ]
   studies = res.studies.copy()
   studies['time_to_target'] = studies['time_to_target'].map(_fmt_time)
   raw = res.raw_times.map(_fmt_time).rename_axis(None, axis=1).reset_index()
