@@ -113,7 +113,7 @@ def profile_figure(
           band[0].loc[s].to_numpy(dtype=float),
           band[1].loc[s].to_numpy(dtype=float),
           color=st['color'],
-          alpha=0.12,
+          alpha=0.07 if len(order) > 4 else 0.15,
           linewidth=0,
           step=None,
         )

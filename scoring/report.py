@@ -75,7 +75,9 @@ def leaderboard_frame(res, time_intervals: bool = True) -> pd.DataFrame:
     for s in df['submission']:
       cell = _fmt_time(res.times.loc[s, w])
       if ci is not None and time_intervals:
-        cell += f' ({_fmt_interval(ci.time_lo.loc[s, w], ci.time_hi.loc[s, w])})'
+        iv = _fmt_interval(ci.time_lo.loc[s, w], ci.time_hi.loc[s, w])
+        if iv != cell:  # 'not reached' on every resample: say it once
+          cell += f' ({iv})'
       cells.append(cell)
     df[w] = cells
   return df
@@ -330,10 +332,11 @@ and held-out rule, 95% bootstrap interval in parentheses; P(rank): probability o
 <h2>Time to target before the 4x cut / held-out rule (s)</h2>{_table_html(raw)}
 {ci_html}
 <h2>Status of each cell</h2>{_table_html(status)}
-<h2>Per study</h2>{_table_html(studies)}
 <h2>Validation metric vs submission time</h2>
 <p class="desc">Every trial is a line; dots mark the first eval reaching the target (dashed).</p>
 {''.join(sections)}
+<h2>Per study</h2><details><summary>best trial, eval index, step and time of all {len(studies)} studies</summary>
+{_table_html(studies)}</details>
 {_warnings_html(res)}
 </body></html>
 """
