@@ -311,12 +311,11 @@ def _clean_body(data: bytes) -> int | None:
   quotes and no carriage returns; anything else is read on its own.
   """
   nl = data.find(b'\n')
-  if nl <= 0 or b'"' in data or b'\r' in data:
+  if nl <= 0 or data.find(b'"') >= 0 or data.find(b'\r') >= 0:
     return None
-  body = data[nl + 1 :]
-  if body and (not body.endswith(b'\n') or b'\n\n' in body):
+  if len(data) > nl + 1 and (not data.endswith(b'\n') or data.find(b'\n\n', nl) >= 0):
     return None
-  return body.count(b'\n')
+  return data.count(b'\n', nl + 1)
 
 
 def _read_batch(

@@ -70,15 +70,17 @@ def leaderboard_frame(res, time_intervals: bool = True) -> pd.DataFrame:
   df['workloads_reached'] = [
     f'{a}/{b}' for a, b in zip(res.scores['workloads_reached'], res.scores['workloads_scored'])
   ]
+  subs = df['submission']
+  times = res.times.reindex(subs)
+  lo = ci.time_lo.reindex(subs) if ci is not None else None
+  hi = ci.time_hi.reindex(subs) if ci is not None else None
   for w in res.times.columns:
-    cells = []
-    for s in df['submission']:
-      cell = _fmt_time(res.times.loc[s, w])
-      if ci is not None and time_intervals:
-        iv = _fmt_interval(ci.time_lo.loc[s, w], ci.time_hi.loc[s, w])
-        if iv != cell:  # 'not reached' on every resample: say it once
-          cell += f' ({iv})'
-      cells.append(cell)
+    cells = [_fmt_time(v) for v in times[w].tolist()]
+    if ci is not None and time_intervals:
+      for i, (a, b) in enumerate(zip(lo[w].tolist(), hi[w].tolist())):
+        iv = _fmt_interval(a, b)
+        if iv != cells[i]:  # 'not reached' on every resample: say it once
+          cells[i] += f' ({iv})'
     df[w] = cells
   return df
 
@@ -88,23 +90,23 @@ def interval_frame(res) -> pd.DataFrame | None:
   ci = res.intervals
   if ci is None:
     return None
-  rows = []
-  for s in res.raw_times.index:
-    for w in ci.raw_lo.columns:
-      base = w in res.times.columns
-      rows.append(
-        {
-          'submission': s,
-          'workload': w,
-          'time_to_target': res.times.loc[s, w] if base else np.nan,
-          'time_lo': ci.time_lo.loc[s, w] if base else np.nan,
-          'time_hi': ci.time_hi.loc[s, w] if base else np.nan,
-          'raw_time_to_target': res.raw_times.loc[s, w],
-          'raw_lo': ci.raw_lo.loc[s, w],
-          'raw_hi': ci.raw_hi.loc[s, w],
-        }
-      )
-  return pd.DataFrame(rows)
+
+  def long(frame, name):
+    return (
+      frame.rename_axis(index='submission', columns='workload')
+      .stack(future_stack=True)
+      .rename(name)
+    )
+
+  parts = [
+    long(res.times.reindex(columns=ci.raw_lo.columns), 'time_to_target'),
+    long(ci.time_lo.reindex(columns=ci.raw_lo.columns), 'time_lo'),
+    long(ci.time_hi.reindex(columns=ci.raw_lo.columns), 'time_hi'),
+    long(res.raw_times.reindex(columns=ci.raw_lo.columns), 'raw_time_to_target'),
+    long(ci.raw_lo, 'raw_lo'),
+    long(ci.raw_hi, 'raw_hi'),
+  ]
+  return pd.concat(parts, axis=1).reset_index()
 
 
 def bootstrap_info(res) -> dict | None:

@@ -43,25 +43,33 @@ def _esc(s) -> str:
   return html.escape(str(s), quote=True)
 
 
-def _stroke(style: dict, width: float = 1.0, opacity: float = 1.0) -> str:
+def _stroke(style: dict, width: float = 1.0, opacity: float = 1.0, k: int = 1) -> str:
+  """Stroke attributes; ``k`` scales widths and dashes (paths drawn in units of 1/k px)."""
   dash = DASHES.get(style.get('linestyle', '-'), '')
-  out = f'stroke="{style["color"]}" stroke-width="{width}" fill="none"'
+  if dash and k != 1:
+    dash = ','.join(f'{float(v) * k:g}' for v in dash.split(','))
+  out = f'stroke="{style["color"]}" stroke-width="{width * k:g}" fill="none"'
   if opacity < 1:
     out += f' stroke-opacity="{opacity}"'
   return out + (f' stroke-dasharray="{dash}"' if dash else '')
 
 
+#: Curve paths are written in integer units of 1/SUB px (inside ``scale(1/SUB)``).
+SUB = 10
+
+
 def _path_data(px: np.ndarray, py: np.ndarray, starts: np.ndarray) -> str:
-  """``M``/``L`` commands; a new subpath at each trial start and after a NaN."""
+  """``M``/``L`` commands in 1/SUB px; a new subpath at each trial start and after a NaN."""
   ok = np.isfinite(px) & np.isfinite(py)
   new = np.zeros(len(px), dtype=bool)
   new[starts] = True
   prev_bad = np.r_[True, ~ok[:-1]]
   new |= prev_bad
-  cmd = np.where(new, 'M', 'L')[ok]
-  xs = np.round(px[ok], 1).tolist()
-  ys = np.round(py[ok], 1).tolist()
-  return ''.join(f'{c}{x:g} {y:g}' for c, x, y in zip(cmd.tolist(), xs, ys))
+  cmd = np.where(new, 'M', 'L')[ok].tolist()
+  # far-off points (diverged runs) are clipped away anyway; bound them so they fit an int
+  xs = np.round(np.clip(px[ok], -1e6, 1e6) * SUB).astype(np.int64).tolist()
+  ys = np.round(np.clip(py[ok], -1e6, 1e6) * SUB).astype(np.int64).tolist()
+  return ''.join(map('%s%d %d'.__mod__, zip(cmd, xs, ys)))
 
 
 def curves_svg(
@@ -134,11 +142,13 @@ def curves_svg(
   out.append(f'<path d="{"".join(grid)}" stroke="#ddd" stroke-width="0.8"/>')
   out += labels
   out.append(f'<g clip-path="url(#c_{_esc(workload)})">')
+  out.append(f'<g transform="scale({1 / SUB:g})">')
   for s in present:
     m = sub_codes == subs_all.index(s)
     starts = np.flatnonzero(trial_start[m])
     d = _path_data(to_px(x[m]), to_py(y[m]), starts)
-    out.append(f'<path d="{d}" {_stroke(styles[s], 1.0, 0.6)}/>')
+    out.append(f'<path d="{d}" {_stroke(styles[s], 1.0, 0.6, SUB)}/>')
+  out.append('</g>')
   if hits is not None and len(hits):
     h = hits[np.isfinite(hits['time_to_target'].to_numpy(dtype=float))]
     ty = to_py(target)
