@@ -373,7 +373,7 @@ def write_outputs(res, output_dir, html_report: bool = True) -> Path:
     res.intervals.profile_hi.to_csv(out / 'performance_profile_hi.csv')
     (out / 'bootstrap.json').write_text(json.dumps(bootstrap_info(res), indent=1) + '\n')
   fig = _profile_fig(res)
-  png = plots.png_bytes(fig, dpi=150)
+  png = plots.png_bytes(fig, dpi=120)
   (out / 'performance_profile.png').write_bytes(png)
   plots.save(fig, out / 'performance_profile.pdf')
   write_markdown(res, out / 'leaderboard.md')

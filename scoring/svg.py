@@ -48,12 +48,13 @@ def _stroke(style: dict, width: float = 1.0, opacity: float = 1.0, k: int = 1) -
   dash = DASHES.get(style.get('linestyle', '-'), '')
   if dash and k != 1:
     dash = ','.join(f'{float(v) * k:g}' for v in dash.split(','))
-  out = f'stroke="{style["color"]}" stroke-width="{width * k:g}" fill="none"'
+  out = f'stroke="{style["color"]}" stroke-width="{width * k:g}" fill="none" stroke-linecap="round"'
   if opacity < 1:
     out += f' stroke-opacity="{opacity}"'
   return out + (f' stroke-dasharray="{dash}"' if dash else '')
 
 
+_FMT = {'M': 'M%d %d', 'L': 'L%d %d', 'm': 'M%d %dl0 0'}
 #: Curve paths are written in integer units of 1/SUB px (inside ``scale(1/SUB)``).
 SUB = 10
 
@@ -65,11 +66,13 @@ def _path_data(px: np.ndarray, py: np.ndarray, starts: np.ndarray) -> str:
   new[starts] = True
   prev_bad = np.r_[True, ~ok[:-1]]
   new |= prev_bad
-  cmd = np.where(new, 'M', 'L')[ok].tolist()
+  m = new[ok]
+  single = m & np.r_[m[1:], True]  # a subpath of one point: draw it as a round dot
+  cmd = np.where(single, 'm', np.where(m, 'M', 'L')).tolist()
   # far-off points (diverged runs) are clipped away anyway; bound them so they fit an int
   xs = np.round(np.clip(px[ok], -1e6, 1e6) * SUB).astype(np.int64).tolist()
   ys = np.round(np.clip(py[ok], -1e6, 1e6) * SUB).astype(np.int64).tolist()
-  return ''.join(map('%s%d %d'.__mod__, zip(cmd, xs, ys)))
+  return ''.join(_FMT[c] % (x, y) for c, x, y in zip(cmd, xs, ys))
 
 
 def curves_svg(
