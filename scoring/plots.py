@@ -237,3 +237,75 @@ def png_bytes(fig, dpi: int = 110) -> bytes:
   buf = io.BytesIO()
   save(fig, buf, fmt='png', dpi=dpi)
   return buf.getvalue()
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 6) -> np.ndarray:
+  from .svg import nice_ticks
+
+  return nice_ticks(lo, hi, n)
+
+
+def profile_canvas(
+  profile: pd.DataFrame,
+  scores: pd.Series | None = None,
+  band: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+  intervals: pd.DataFrame | None = None,
+):
+  """The performance profile drawn on a :class:`~.canvas.Canvas` (SVG, PNG, PDF; no matplotlib).
+
+  Same content as :func:`profile_figure`: rho_s(tau) per submission in its colour and
+  line style, the bootstrap band shaded, the legend (sorted by score, with the score
+  and its interval) outside the axes.
+  """
+  from .canvas import Canvas
+
+  order = list(profile.index)
+  if scores is not None:
+    order = sorted(order, key=lambda s: (-scores.get(s, 0.0), s))
+  styles = submission_styles(profile.index)
+  w, h = 1050, max(480, 70 + 17 * len(order))
+  left, right, top, bottom = 70, 640, 40, 420
+  c = Canvas(w, h)
+  taus = np.asarray(profile.columns, dtype=float)
+  x0, x1, y0, y1 = float(taus.min()), float(taus.max()), -0.02, 1.02
+  px = lambda v: left + (v - x0) / (x1 - x0) * (right - left)  # noqa: E731
+  py = lambda v: bottom - (v - y0) / (y1 - y0) * (bottom - top)  # noqa: E731
+  for t in _nice_ticks(x0, x1):
+    c.line([(px(t), top), (px(t), bottom)], '#dddddd', 0.8)
+    c.text(px(t), bottom + 16, f'{t:g}', 11, 'middle')
+  for t in np.linspace(0, 1, 6):
+    c.line([(left, py(t)), (right, py(t))], '#dddddd', 0.8)
+    c.text(left - 6, py(t) + 4, f'{t:.1f}', 11, 'end')
+  xs = px(taus)
+  if band is not None:
+    alpha = 0.07 if len(order) > 4 else 0.15
+    for s in order:
+      lo = band[0].loc[s].to_numpy(dtype=float)
+      hi = band[1].loc[s].to_numpy(dtype=float)
+      pts = list(zip(xs, py(hi))) + list(zip(xs[::-1], py(lo)[::-1]))
+      c.fill(pts, styles[str(s)]['color'], alpha)
+  for s in reversed(order):  # best on top
+    st = styles[str(s)]
+    c.line(
+      list(zip(xs, py(profile.loc[s].to_numpy(dtype=float)))), st['color'], 1.8, st['linestyle']
+    )
+  c.line([(left, top), (left, bottom), (right, bottom)], '#333333', 1.0)
+  title = 'Performance profile' + (' (bands: bootstrap 95% intervals)' if band is not None else '')
+  c.text((left + right) / 2, top - 14, title, 14, 'middle')
+  c.text(
+    (left + right) / 2,
+    bottom + 38,
+    'τ (ratio of time to target to the best submission)',
+    12,
+    'middle',
+  )
+  c.text(20, (top + bottom) / 2, 'ρ(τ), fraction of workloads', 12, 'middle', rotate=-90)
+  for i, s in enumerate(order):
+    st = styles[str(s)]
+    y = top + 8 + 17 * i
+    c.line([(right + 16, y), (right + 44, y)], st['color'], 1.8, st['linestyle'])
+    label = s if scores is None else f'{s} ({scores[s]:.4f})'
+    if intervals is not None and s in intervals.index:
+      label += f' [{intervals.loc[s, "score_lo"]:.3f}, {intervals.loc[s, "score_hi"]:.3f}]'
+    c.text(right + 52, y + 4, label, 11)
+  return c

@@ -11,13 +11,14 @@ Files written into ``output_dir``:
 * ``studies.csv`` (best trial, eval index, step and time per study),
   ``trials.csv`` (every trial), ``performance_ratios.csv``,
   ``performance_profile.csv``, ``speedups.csv`` (with ``--reference``).
-* ``performance_profile.png`` / ``.pdf``, ``leaderboard.md``, ``report.html``
-  (self-contained, images as base64), ``warnings.txt`` (when any).
+* ``performance_profile.png`` / ``.pdf`` (drawn by :mod:`.canvas`, no matplotlib),
+  ``leaderboard.md``, ``report.html`` (self-contained, figures as inline SVG),
+  ``warnings.txt``; ``time_to_target_ci.csv``, ``performance_profile_lo/hi.csv`` and
+  ``bootstrap.json`` with intervals.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
@@ -206,12 +207,6 @@ def write_markdown(res, path: Path) -> None:
   path.write_text('\n'.join(parts))
 
 
-def _img(png: bytes, alt: str) -> str:
-  return (
-    f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-  )
-
-
 def _cell(v) -> str:
   if v is None or (isinstance(v, float) and math.isnan(v)):
     return '-'
@@ -294,7 +289,7 @@ def _curve_svgs(res) -> list[tuple[str, str]]:
   return out
 
 
-def write_html(res, path: Path, profile_png: bytes) -> None:
+def write_html(res, path: Path, profile_svg: str) -> None:
   sections = [
     f'<h3>{html.escape(w)}</h3><div class="scroll">{fig}</div>' for w, fig in _curve_svgs(res)
   ]
@@ -329,7 +324,7 @@ summary{{cursor:pointer;font-size:14px;margin:4px 0}}
 <h2>Leaderboard</h2>{_table_html(leaderboard_frame(res))}
 <p class="desc">Times: seconds to the validation target (median over studies) after the 4x cut
 and held-out rule, 95% bootstrap interval in parentheses; P(rank): probability of keeping the rank.</p>
-{_img(profile_png, 'performance profile')}
+<div class="scroll">{profile_svg}</div>
 {'<h2>Speedups</h2>' + _table_html(sp) if sp is not None else ''}
 <h2>Time to target before the 4x cut / held-out rule (s)</h2>{_table_html(raw)}
 {ci_html}
@@ -346,11 +341,12 @@ and held-out rule, 95% bootstrap interval in parentheses; P(rank): probability o
 
 
 def _profile_fig(res):
+  """The profile with its bootstrap band on a :class:`~.canvas.Canvas`."""
   ci = res.intervals
   scores = res.scores.set_index('submission')
   band = (ci.profile_lo, ci.profile_hi) if ci is not None else None
   iv = scores[['score_lo', 'score_hi']] if ci is not None else None
-  return plots.profile_figure(res.profile, scores['score'], band, iv)
+  return plots.profile_canvas(res.profile, scores['score'], band, iv)
 
 
 def write_outputs(res, output_dir, html_report: bool = True) -> Path:
@@ -373,12 +369,11 @@ def write_outputs(res, output_dir, html_report: bool = True) -> Path:
     res.intervals.profile_hi.to_csv(out / 'performance_profile_hi.csv')
     (out / 'bootstrap.json').write_text(json.dumps(bootstrap_info(res), indent=1) + '\n')
   fig = _profile_fig(res)
-  png = plots.png_bytes(fig, dpi=120)
-  (out / 'performance_profile.png').write_bytes(png)
-  plots.save(fig, out / 'performance_profile.pdf')
+  (out / 'performance_profile.png').write_bytes(fig.to_png())
+  (out / 'performance_profile.pdf').write_bytes(fig.to_pdf())
   write_markdown(res, out / 'leaderboard.md')
   if html_report:
-    write_html(res, out / 'report.html', png)
+    write_html(res, out / 'report.html', fig.to_svg('performance profile'))
   (out / 'warnings.txt').write_text(''.join(m + '\n' for m in res.warnings))
   return out
 
@@ -421,8 +416,7 @@ def write_report_dir(res, report_dir, title: str, command: str | None = None) ->
   """
   out = Path(report_dir)
   out.mkdir(parents=True, exist_ok=True)
-  fig = _profile_fig(res)
-  plots.save(fig, out / 'performance_profile.png', dpi=110)
+  (out / 'performance_profile.png').write_bytes(_profile_fig(res).to_png())
   parts = [f'# {title}', '']
   if command:
     parts += ['Regenerate (the tables, plots and this file):', '', '```bash', command, '```', '']

@@ -224,3 +224,31 @@ def test_warning_kind_blanks_names_and_numbers():
   a = report.warning_kind('x/study_1/w: expected 5 trials, found 4')
   b = report.warning_kind('y/study_2/u: expected 5 trials, found 1')
   assert a == b == '… expected N trials, found N'
+
+
+def test_profile_figure_files_without_matplotlib(tmp_path, targets):
+  root = tmp_path / 'logs'
+  for k in range(3):
+    _write(root, 'a', k, 1, [10, 100], [10, 100])
+    _write(root, 'b', k, 1, [10, 150], [10, 120])
+  assert _cli(root, targets, tmp_path / 'o', '--quiet', '--bootstrap_samples=20') == 0
+  png = (tmp_path / 'o' / 'performance_profile.png').read_bytes()
+  pdf = (tmp_path / 'o' / 'performance_profile.pdf').read_bytes()
+  assert png[:8] == b'\x89PNG\r\n\x1a\n'
+  assert pdf.startswith(b'%PDF-1.4') and pdf.rstrip().endswith(b'%%EOF')
+  xref = int(pdf.rsplit(b'startxref', 1)[1].split()[0])
+  assert pdf[xref : xref + 4] == b'xref'  # the offset table is where the trailer says
+  import io
+
+  from PIL import Image
+
+  assert Image.open(io.BytesIO(png)).size == (1050, 480)
+  html = (tmp_path / 'o' / 'report.html').read_text()
+  assert 'a (1.0000) [1.000, 1.000]' in html  # legend: score and its interval
+
+
+def test_dash_pattern_splits_a_line():
+  from algoperf_like.scoring.canvas import _dashed
+
+  pieces = _dashed([(0.0, 0.0), (20.0, 0.0)], [6.0, 3.0])
+  assert [(p[0][0], p[-1][0]) for p in pieces] == [(0.0, 6.0), (9.0, 15.0), (18.0, 20.0)]
