@@ -252,3 +252,19 @@ def test_dash_pattern_splits_a_line():
 
   pieces = _dashed([(0.0, 0.0), (20.0, 0.0)], [6.0, 3.0])
   assert [(p[0][0], p[-1][0]) for p in pieces] == [(0.0, 6.0), (9.0, 15.0), (18.0, 20.0)]
+
+
+def test_default_command_does_not_import_matplotlib(tmp_path, targets):
+  import subprocess
+  import sys
+
+  root = tmp_path / 'logs'
+  for k in range(3):
+    _write(root, 'a', k, 1, [10, 100], [10, 100])
+  code = (
+    'import sys; from algoperf_like.scoring.cli import main; '
+    f'rc = main(["--submission_directory={root}", "--workload_targets={targets}", '
+    f'"--output_dir={tmp_path / "o"}", "--quiet"]); '
+    "assert rc == 0 and 'matplotlib' not in sys.modules, rc"
+  )
+  subprocess.run([sys.executable, '-c', code], check=True)
