@@ -1,6 +1,10 @@
-"""Figures: performance profile and per-workload training curves.
+"""Figures: the performance profile (:func:`profile_canvas`) and per-workload curves.
 
-Uses matplotlib's object API with the Agg canvas (``Figure`` +
+The profile is drawn on a :class:`~.canvas.Canvas` (SVG, PNG, PDF without
+matplotlib); the curves of ``report.html`` are SVG text (:mod:`.svg`); the curve
+PNGs of ``--report_dir`` use matplotlib (:func:`curves_figure`).
+
+matplotlib, where used: the object API with the Agg canvas (``Figure`` +
 ``FigureCanvasAgg``): no pyplot, no global backend switch, and the style is
 applied with ``matplotlib.rc_context`` around each figure only (global
 ``rcParams`` are never modified).
@@ -79,54 +83,6 @@ def _rc():
 
 def _legend_outside(ax) -> None:
   ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
-
-
-def profile_figure(
-  profile: pd.DataFrame,
-  scores: pd.Series | None = None,
-  band: tuple[pd.DataFrame, pd.DataFrame] | None = None,
-  intervals: pd.DataFrame | None = None,
-):
-  """rho_s(tau) against tau for every submission (legend sorted by score).
-
-  ``band``: (lower, upper) profiles of the bootstrap (same shape as ``profile``),
-  drawn as a shaded band per submission; ``intervals``: ``score_lo``/``score_hi``
-  by submission, shown in the legend.
-  """
-  with _rc():
-    fig = _new_figure((10.5, 5.0), right=0.64)
-    ax = fig.add_subplot()
-    taus = np.asarray(profile.columns, dtype=float)
-    order = list(profile.index)
-    if scores is not None:
-      order = sorted(order, key=lambda s: (-scores.get(s, 0.0), s))
-    styles = submission_styles(profile.index)
-    for s in order:
-      label = s if scores is None else f'{s} ({scores[s]:.4f})'
-      if intervals is not None and s in intervals.index:
-        lo, hi = intervals.loc[s, 'score_lo'], intervals.loc[s, 'score_hi']
-        label += f' [{lo:.3f}, {hi:.3f}]'
-      st = styles[str(s)]
-      if band is not None:
-        ax.fill_between(
-          taus,
-          band[0].loc[s].to_numpy(dtype=float),
-          band[1].loc[s].to_numpy(dtype=float),
-          color=st['color'],
-          alpha=0.07 if len(order) > 4 else 0.15,
-          linewidth=0,
-          step=None,
-        )
-      ax.plot(taus, profile.loc[s].to_numpy(dtype=float), label=label, alpha=0.9, **st)
-    ax.set_xlim(taus.min(), taus.max())
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(r'$\tau$ (ratio of time to target to the best submission)')
-    ax.set_ylabel(r'$\rho(\tau)$, fraction of workloads')
-    ax.set_title(
-      'Performance profile' + (' (bands: bootstrap 95% intervals)' if band is not None else '')
-    )
-    _legend_outside(ax)
-  return fig
 
 
 def _time_unit(seconds: float) -> tuple[float, str]:
@@ -253,7 +209,7 @@ def profile_canvas(
 ):
   """The performance profile drawn on a :class:`~.canvas.Canvas` (SVG, PNG, PDF; no matplotlib).
 
-  Same content as :func:`profile_figure`: rho_s(tau) per submission in its colour and
+  rho_s(tau) per submission in its colour and
   line style, the bootstrap band shaded, the legend (sorted by score, with the score
   and its interval) outside the axes.
   """
