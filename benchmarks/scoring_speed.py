@@ -205,7 +205,7 @@ def main(argv=None) -> int:
   if args.only_algoperf:  # the child process of theirs()
     algoperf_like(args.tree, args.targets).to_json(args.only_algoperf)
     return 0
-  n_csv = sum(1 for _ in args.tree.glob('*/study_*/*/trial_*/eval_measurements.csv'))
+  n_csv = sum(1 for _ in args.tree.rglob('eval_measurements.csv'))
   print(f'tree: {args.tree} ({n_csv} eval_measurements.csv); {os.cpu_count()} CPUs')
   rows = {'theirs': [], 'ours': []}
   with tempfile.TemporaryDirectory(prefix='scoring_speed_') as tmp:

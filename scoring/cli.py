@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
   if args.quiet:
     return 0
   where = str(Path(args.output_dir) / 'warnings.txt')
-  for line in report.warning_lines(res.warnings, where):
+  for line in report.warning_lines(res.warnings, where, args.submission_directory):
     sys.stderr.write(line + '\n')
   if args.format == 'text':
     report.print_tables(res)

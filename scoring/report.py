@@ -140,12 +140,17 @@ def group_warnings(msgs: list[str]) -> list[tuple[str, int, str]]:
   return [(k, len(v), v[0]) for k, v in groups.items()]
 
 
-def warning_lines(msgs: list[str], where: str = 'warnings.txt') -> list[str]:
-  """One line per kind of warning with its count and an example."""
-  return [
-    f'warning: {n} x {kind}' + (f' (e.g. {first}; all in {where})' if n > 1 else f' ({first})')
-    for kind, n, first in group_warnings(msgs)
-  ]
+def warning_lines(msgs: list[str], where: str = 'warnings.txt', root=None) -> list[str]:
+  """One line per kind of warning with its count and an example (paths below ``root`` shortened)."""
+  prefix = os.path.join(str(root), '') if root else None
+  out = []
+  for kind, n, first in group_warnings(msgs):
+    if prefix:
+      first = first.replace(prefix, '')
+    out.append(
+      f'warning: {n} x {kind}' + (f' (e.g. {first}; all in {where})' if n > 1 else f' ({first})')
+    )
+  return out
 
 
 def speedup_frame(res) -> pd.DataFrame | None:
