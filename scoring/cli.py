@@ -7,8 +7,10 @@ stderr, no traceback).  Warnings about untidy logs go to stderr as
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
+from pathlib import Path
 
 from absl import flags as absl_flags
 
@@ -88,10 +90,32 @@ def define_flags() -> absl_flags.FlagValues:
   )
   d.DEFINE_integer(
     'expected_studies',
-    3,
-    'Warn when a workload has another number of studies (0: no check).',
+    None,
+    'Warn when a workload has another number of studies (default: by the targets '
+    "file's benchmark_version, 5 for 0.5, else 3; 0: no check).",
     flag_values=fv,
   )
+  d.DEFINE_integer(
+    'bootstrap_samples',
+    1000,
+    'Bootstrap resamples of studies (and trials) for 95% intervals (0: none).',
+    flag_values=fv,
+  )
+  d.DEFINE_integer('bootstrap_seed', 0, 'Seed of the bootstrap.', flag_values=fv)
+  d.DEFINE_string(
+    'compare_to',
+    None,
+    'An earlier --output_dir: print and write (diff.csv, diff.md) what changed.',
+    flag_values=fv,
+  )
+  d.DEFINE_enum(
+    'format',
+    'text',
+    ['text', 'json'],
+    'What goes to stdout: tables (text) or the scores as JSON.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean('html_report', True, 'Write report.html (the slowest output).', flag_values=fv)
   d.DEFINE_integer(
     'expected_trials',
     None,
@@ -145,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     cut=args.cut or None,
     reference=args.reference,
     time_column=args.time_column,
-    expected_studies=args.expected_studies or None,
+    expected_studies=(0 if args.expected_studies is None else (args.expected_studies or None)),
+    bootstrap_samples=args.bootstrap_samples,
+    bootstrap_seed=args.bootstrap_seed,
     expected_trials=args.expected_trials,
     submissions=[s for s in args.submissions.split(',') if s] if args.submissions else None,
   )
@@ -153,20 +179,41 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
       warnings.simplefilter('ignore', ScoringWarning)  # printed below instead
       res = score_directory(args.submission_directory, args.workload_targets, opts)
-    report.write_outputs(res, args.output_dir)
+    report.write_outputs(res, args.output_dir, html_report=args.html_report)
     if args.report_dir:
       report.write_report_dir(res, args.report_dir, args.report_title, args.report_command)
+    changes = None
+    if args.compare_to:
+      from . import diff
+
+      changes = diff.compare(res.scores, diff.read_previous(args.compare_to))
+      changes_md = diff.to_markdown(changes, args.compare_to)
+      changes.to_csv(Path(args.output_dir) / 'diff.csv', index=False)
+      (Path(args.output_dir) / 'diff.md').write_text(changes_md)
   except ScoringError as e:
     sys.stderr.write(f'error: {e}\n')
     return 2
   except OSError as e:
     sys.stderr.write(f'error: {e.strerror or e}: {e.filename or ""}\n')
     return 2
-  if not args.quiet:
-    for m in res.warnings:
-      sys.stderr.write(f'warning: {m}\n')
+  if args.format == 'json':
+    doc = report.scores_json(res)
+    if changes is not None:
+      doc['compare_to'] = {
+        'previous': args.compare_to,
+        'changes': json.loads(changes.to_json(orient='records')),
+      }
+    sys.stdout.write(json.dumps(doc, indent=1) + '\n')
+  if args.quiet:
+    return 0
+  where = str(Path(args.output_dir) / 'warnings.txt')
+  for line in report.warning_lines(res.warnings, where, args.submission_directory):
+    sys.stderr.write(line + '\n')
+  if args.format == 'text':
     report.print_tables(res)
-    sys.stdout.write(f'Wrote {args.output_dir}/report.html\n')
+    if changes is not None:
+      sys.stdout.write(changes_md + '\n')
+    sys.stdout.write(f'Wrote {args.output_dir}\n')
   return 0
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import rules
+from . import bootstrap, rules
 from .errors import ScoringError, ScoringWarning
 from .read import DEFAULT_TIME_COLUMN, LogData, read_logs
 from .targets import Targets, load_targets
@@ -33,9 +33,26 @@ class ScoringOptions:
   num_points: int = 100
   reference: str | None = None  # submission for speedups
   time_column: str = DEFAULT_TIME_COLUMN
-  expected_studies: int | None = 3  # warn when a workload has another count
+  expected_studies: int | None = 0  # warn on another count; 0: by benchmark version; None: off
   expected_trials: int | None = None  # None: 5 external, 1 self-tuning
   submissions: list[str] | None = None
+  bootstrap_samples: int = 1000  # 0: no intervals
+  bootstrap_seed: int = 0
+
+
+#: Studies per workload and submission by the targets file's ``benchmark_version``
+#: (v0.5 leaderboard: 5; the official code's NUM_STUDIES = 3 otherwise).
+STUDIES_BY_VERSION = {'0.5': 5}
+DEFAULT_STUDIES = 3
+
+
+def expected_studies(opts: 'ScoringOptions', targets: Targets) -> int | None:
+  """The study count to check: the option, else the benchmark version's, else 3."""
+  if opts.expected_studies is None:
+    return None
+  if opts.expected_studies:
+    return opts.expected_studies
+  return STUDIES_BY_VERSION.get(str(targets.version), DEFAULT_STUDIES)
 
 
 @dataclass
@@ -53,6 +70,7 @@ class ScoringResult:
   profile: pd.DataFrame
   scores: pd.DataFrame
   speedups: pd.DataFrame | None = None
+  intervals: bootstrap.BootstrapResult | None = None
   warnings: list[str] = field(default_factory=list)
 
 
@@ -60,7 +78,7 @@ def _warn(msg: str) -> None:
   warnings.warn(msg, ScoringWarning, stacklevel=3)
 
 
-def _check_counts(trials: pd.DataFrame, opts: ScoringOptions) -> None:
+def _check_counts(trials: pd.DataFrame, opts: ScoringOptions, n_studies: int | None) -> None:
   exp_trials = opts.expected_trials or (1 if opts.self_tuning else 5)
   per_study = trials.groupby(['submission', 'workload', 'study']).size()
   for (s, w, k), n in per_study.items():
@@ -68,11 +86,11 @@ def _check_counts(trials: pd.DataFrame, opts: ScoringOptions) -> None:
       _warn(f'{s}/{k}/{w}: {n} trials in a self-tuning study (expected 1); best one used')
     elif not opts.self_tuning and n != exp_trials:
       _warn(f'{s}/{k}/{w}: expected {exp_trials} trials, found {n}')
-  if opts.expected_studies:
+  if n_studies:
     n_st = per_study.groupby(level=[0, 1]).size()
     for (s, w), n in n_st.items():
-      if n != opts.expected_studies:
-        _warn(f'{s}/{w}: expected {opts.expected_studies} studies, found {n}')
+      if n != n_studies:
+        _warn(f'{s}/{w}: expected {n_studies} studies, found {n}')
 
 
 def score_logs(
@@ -93,7 +111,9 @@ def score_logs(
     for w in [w for w, b in budgets.items() if b is None]:
       _warn(f'no max_allowed_runtime_sec for workload {w!r}: budget not enforced there')
     budgets = {w: b for w, b in budgets.items() if b is not None}
-  _check_counts(logs.trials, opts)
+  if opts.bootstrap_samples < 0:
+    raise ScoringError('bootstrap_samples must be >= 0')
+  _check_counts(logs.trials, opts, expected_studies(opts, targets))
   trials = rules.trial_times(logs.evals, logs.trials, targets, budgets)
   studies = rules.study_times(trials, opts.best_trial)
   wl = rules.workload_times(studies)
@@ -142,6 +162,32 @@ def score_logs(
     sp = rules.speedups(base_raw, opts.reference, b)
     sp.insert(0, 'reference', opts.reference)
     sp = sp.rename_axis('submission').reset_index()
+  ci = None
+  if opts.bootstrap_samples:
+    ci = bootstrap.bootstrap(
+      trials,
+      studies,
+      subs,
+      scored,
+      list(targets.base),
+      held,
+      targets.base_of,
+      opts.cut,
+      taus,
+      n,
+      chosen.reindex(subs).to_numpy(),
+      samples=opts.bootstrap_samples,
+      seed=opts.bootstrap_seed,
+      self_tuning=opts.self_tuning,
+      best_trial=opts.best_trial,
+      integral=opts.integral,
+      max_tau=opts.max_tau,
+    )
+    scores['score_lo'] = ci.score_lo.reindex(scores['submission']).to_numpy()
+    scores['score_hi'] = ci.score_hi.reindex(scores['submission']).to_numpy()
+    scores['rank_stability'] = ci.rank_stability.reindex(scores['submission']).to_numpy()
+    scores['rank_lo'] = ci.rank_lo.reindex(scores['submission']).to_numpy()
+    scores['rank_hi'] = ci.rank_hi.reindex(scores['submission']).to_numpy()
   return ScoringResult(
     opts,
     targets,
@@ -156,6 +202,7 @@ def score_logs(
     profile,
     scores.reset_index(drop=True),
     sp,
+    ci,
   )
 
 

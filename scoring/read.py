@@ -304,6 +304,119 @@ def read_trial(
   return arrays, msgs
 
 
+def _clean_body(data: bytes) -> int | None:
+  """Rows of a CSV that can be parsed together with others, or None.
+
+  Clean means: a header line, then only ``\n``-terminated non-empty lines, no
+  quotes and no carriage returns; anything else is read on its own.
+  """
+  nl = data.find(b'\n')
+  if nl <= 0 or data.find(b'"') >= 0 or data.find(b'\r') >= 0:
+    return None
+  if len(data) > nl + 1 and (not data.endswith(b'\n') or data.find(b'\n\n', nl) >= 0):
+    return None
+  return data.count(b'\n', nl + 1)
+
+
+def _read_batch(
+  paths: list[str], datas: list[bytes], counts: list[int], metric_col: str, time_col: str
+) -> list[tuple[dict[str, np.ndarray], list[str]]] | None:
+  """Parse clean CSVs sharing one header as one buffer; None when anything is off."""
+  head = datas[0][: datas[0].find(b'\n')]
+  try:
+    header = next(csv.reader([head.decode('utf-8')]), [])
+  except UnicodeDecodeError:
+    return None
+  if STEP_COLUMN not in header or time_col not in header:
+    return None
+  has_metric = metric_col in header
+  cols = [STEP_COLUMN, time_col] + ([metric_col] if has_metric else [])
+  bad: list[int] = []
+
+  def on_invalid(row):
+    bad.append(1)
+    return 'skip'
+
+  buf = b''.join([head, b'\n'] + [d[d.find(b'\n') + 1 :] for d in datas])
+  try:
+    table = pacsv.read_csv(
+      pa.py_buffer(buf),
+      parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+      convert_options=pacsv.ConvertOptions(
+        include_columns=cols, column_types={c: pa.float64() for c in cols}
+      ),
+    )
+  except (pa.ArrowInvalid, pa.ArrowTypeError):
+    return None
+  if bad or table.num_rows != sum(counts):
+    return None
+  arrays = {
+    c: table.column(c).to_numpy(zero_copy_only=False).astype(np.float64, copy=False) for c in cols
+  }
+  out = []
+  start = 0
+  for path, n in zip(paths, counts):
+    msgs: list[str] = []
+    _check_timing_integrity(path, msgs)
+    part = {c: arrays[c][start : start + n] for c in cols}
+    start += n
+    if not has_metric:
+      msgs.append(f'no column {metric_col!r} (trial counts as not reaching the target): {path}')
+      part[metric_col] = np.full(n, np.nan)
+    n_nan = int(np.isnan(part[metric_col]).sum()) if has_metric else 0
+    if n_nan:
+      msgs.append(
+        f'{n_nan} NaN value(s) of {metric_col!r} (never count as reaching the target): {path}'
+      )
+    out.append((part, msgs))
+  return out
+
+
+def _read_all(files, time_column: str, workers: int):
+  """Every file's arrays and messages, in ``files`` order.
+
+  Clean files with the same header are parsed as one buffer (one ``pyarrow``
+  call for all trials of a workload instead of one per file); the others, and
+  any batch with a problem, go through :func:`read_trial`, which finds and names
+  the offending line.
+  """
+  results: list = [None] * len(files)
+  groups: dict[tuple[bytes, str], list[int]] = {}
+  datas: dict[int, bytes] = {}
+  counts: dict[int, int] = {}
+  for i, f in enumerate(files):
+    try:
+      with open(f.path, 'rb') as fh:
+        data = fh.read()
+    except OSError:
+      continue
+    n = _clean_body(data)
+    if n is None:
+      continue
+    datas[i], counts[i] = data, n
+    groups.setdefault((data[: data.find(b'\n')], f.column), []).append(i)
+  for (_head, col), idx in groups.items():
+    if len(idx) < 2:
+      continue
+    got = _read_batch(
+      [files[i].path for i in idx],
+      [datas[i] for i in idx],
+      [counts[i] for i in idx],
+      col,
+      time_column,
+    )
+    if got is not None:
+      for i, r in zip(idx, got):
+        results[i] = r
+  rest = [i for i, r in enumerate(results) if r is None]
+  if rest:
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+      done = ex.map(lambda i: read_trial(files[i].path, files[i].column, time_column), rest)
+      for i, r in zip(rest, done):
+        results[i] = r
+  return results
+
+
 def read_logs(
   root: str | Path,
   targets: Targets,
@@ -320,8 +433,7 @@ def read_logs(
   if not files:
     raise ScoringError(f'no {EVAL_FILE} files found under {root}')
   workers = max_workers or min(32, 2 * (os.cpu_count() or 2))
-  with ThreadPoolExecutor(max_workers=workers) as ex:
-    results = list(ex.map(lambda f: read_trial(f.path, f.column, time_column), files))
+  results = _read_all(files, time_column, workers)
   lengths = np.fromiter(
     (len(r[0][STEP_COLUMN]) for r in results), dtype=np.int64, count=len(results)
   )

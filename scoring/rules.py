@@ -60,6 +60,25 @@ def _target_arrays(workloads: pd.Series, targets) -> tuple[np.ndarray, np.ndarra
   return vals[codes], mins[codes]
 
 
+def _key_ids(evals: pd.DataFrame, trials: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+  """One integer per (submission, study, workload, framework, trial), for evals and trials.
+
+  Works on categorical codes (the columns of :class:`~.read.LogData` are
+  categorical), so the 400,000 eval rows of a leaderboard tree are never turned
+  into strings.  Trials whose key no eval has get ids no eval has.
+  """
+  e_id = np.zeros(len(evals), dtype=np.int64)
+  t_id = np.zeros(len(trials), dtype=np.int64)
+  for c in _TKEYS:
+    cat = pd.Categorical(evals[c])
+    cats = pd.Index([str(x) for x in cat.categories])
+    radix = len(cats) + 1
+    e_id = e_id * radix + cat.codes.astype(np.int64)
+    t_codes = cats.get_indexer(trials[c].astype(str))
+    t_id = t_id * radix + np.where(t_codes < 0, len(cats), t_codes)
+  return e_id, t_id
+
+
 def trial_times(
   evals: pd.DataFrame, trials: pd.DataFrame, targets, budgets: dict[str, float] | None = None
 ) -> pd.DataFrame:
@@ -76,24 +95,31 @@ def trial_times(
   if budgets:
     b = evals['workload'].astype(str).map(budgets).to_numpy(dtype=float, na_value=np.inf)
     hit &= evals['submission_time_s'].to_numpy(dtype=float) <= b
-  ev = pd.DataFrame({c: evals[c].astype(str).to_numpy() for c in _TKEYS})
-  ev['eval'] = evals['eval'].to_numpy()
-  ev['global_step'] = evals['global_step'].to_numpy(dtype=float)
-  ev['submission_time_s'] = evals['submission_time_s'].to_numpy(dtype=float)
-  ev['v'] = np.where(mn, v, -v)  # signed so that smaller is better
-  first = (
-    ev.loc[hit]
-    .drop_duplicates(_TKEYS, keep='first')
-    .set_index(_TKEYS)[['eval', 'global_step', 'submission_time_s']]
+  e_id, t_id = _key_ids(evals, trials)
+  signed = np.where(mn, v, -v)  # smaller is better
+  hit_rows = np.flatnonzero(hit)
+  uniq, first = np.unique(e_id[hit_rows], return_index=True)
+  first_rows = hit_rows[first]
+  firsts = pd.DataFrame(
+    {
+      'eval': evals['eval'].to_numpy()[first_rows],
+      'global_step': evals['global_step'].to_numpy(dtype=float)[first_rows],
+      'submission_time_s': evals['submission_time_s'].to_numpy(dtype=float)[first_rows],
+    },
+    index=uniq,
   )
-  best = ev.groupby(_TKEYS, sort=False)['v'].min().rename('best_signed')
+  best = pd.Series(signed).groupby(e_id, sort=False).min()
   out = trials[_TKEYS + ['n_evals']].copy()
   for c in _TKEYS:
     out[c] = out[c].astype(str)
-  out = out.join(first, on=_TKEYS).join(best, on=_TKEYS)
+  found = firsts.reindex(t_id)
+  out['eval'] = found['eval'].to_numpy()
+  out['global_step'] = found['global_step'].to_numpy()
+  tt = found['submission_time_s'].to_numpy()
+  out['best_signed'] = best.reindex(t_id).to_numpy()
   out['reached'] = out['eval'].notna()
   out['eval'] = out['eval'].fillna(-1).astype(int)
-  out['time_to_target'] = out.pop('submission_time_s').fillna(np.inf)
+  out['time_to_target'] = np.where(np.isnan(tt), np.inf, tt)
   _, mins = _target_arrays(out['workload'], targets)
   out['best_value'] = np.where(mins, out['best_signed'], -out['best_signed'])
   out['target'] = _target_arrays(out['workload'], targets)[0]

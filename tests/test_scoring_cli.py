@@ -96,8 +96,10 @@ def test_cli_writes_every_output(tree, tmp_path, capsys):
   md = (out / 'leaderboard.md').read_text()
   assert '| rank | submission | score |' in md and '| 1 | fast |' in md
   html = (out / 'report.html').read_text()
-  assert html.count('data:image/png;base64,') == 1 + 3  # profile + one per workload
-  assert '<script' not in html and 'http' not in html.split('<body>')[1].split('base64')[0]
+  # inline SVG: the profile, then one curve figure per workload; nothing fetched
+  assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 1 + 3
+  without_svg_ns = html.replace('xmlns="http://www.w3.org/2000/svg"', '')
+  assert '<script' not in html and 'http' not in without_svg_ns.split('<body>')[1]
   printed = capsys.readouterr().out
   assert 'Leaderboard' in printed and 'fast' in printed
 
