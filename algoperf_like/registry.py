@@ -58,12 +58,23 @@ WORKLOADS: Dict[str, WorkloadFactory] = {
 }
 
 # AlgoPerf v0.6's own workloads at full scale (data from --data_dir; GPU/TPU hosts).
-FULL_SCALE: Dict[str, WorkloadFactory] = {}
+FULL_SCALE: Dict[str, WorkloadFactory] = {
+  'imagenet_resnet': f'{_WL}.imagenet_resnet.workload:ImagenetResNetWorkload',
+  'imagenet_resnet_gelu': f'{_WL}.imagenet_resnet.workload:ImagenetResNetGELUWorkload',
+  'imagenet_resnet_large_bn_init': f'{_WL}.imagenet_resnet.workload:ImagenetResNetLargeBNScaleWorkload',
+  'imagenet_resnet_silu': f'{_WL}.imagenet_resnet.workload:ImagenetResNetSiLUWorkload',
+  'imagenet_vit': f'{_WL}.imagenet_vit.workload:ImagenetVitWorkload',
+  'imagenet_vit_glu': f'{_WL}.imagenet_vit.workload:ImagenetVitGluWorkload',
+  'imagenet_vit_map': f'{_WL}.imagenet_vit.workload:ImagenetVitMapWorkload',
+  'imagenet_vit_post_ln': f'{_WL}.imagenet_vit.workload:ImagenetVitPostLNWorkload',
+}
 WORKLOADS.update(FULL_SCALE)
 
 # Datasets that `algoperf-like datasets prepare` knows: name -> 'module:function' (see
 # algoperf_like.datasets), and the full-scale workloads that read each.
-DATASETS: Dict[str, str] = {}
+DATASETS: Dict[str, str] = {
+  'imagenet': f'{_WL}.imagenet_resnet.prepare:prepare',
+}
 
 # Named groups of workloads, accepted wherever a workload name is.
 SUITES: Dict[str, List[str]] = {
