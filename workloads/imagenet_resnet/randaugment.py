@@ -237,14 +237,16 @@ def randaugment(image, num_layers: int, magnitude: float, seed):
   Returns:
     The augmented uint8 image, same shape.
   """
-  for layer in range(num_layers):
+
+  def layer(i, image):
     op_seed, sign_seed, op_arg_seed = tf.unstack(
-      tf.random.experimental.stateless_split(
-        tf.random.experimental.stateless_fold_in(seed, layer), 3
-      )
+      tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, i), 3)
     )
     op = tf.random.stateless_uniform([], op_seed, maxval=len(OPS), dtype=tf.int32)
     sign = tf.where(tf.random.stateless_uniform([], sign_seed) < 0.5, -1.0, 1.0)
     image = tf.switch_case(op, _branches(image, magnitude, sign, op_arg_seed))
-    image.set_shape([None, None, 3])
+    return i + 1, tf.ensure_shape(image, [None, None, 3])
+
+  # A loop, not unrolled: the 16 branches are traced once, whatever num_layers.
+  _, image = tf.while_loop(lambda i, _: i < num_layers, layer, (tf.constant(0, tf.int64), image))
   return image
