@@ -165,9 +165,18 @@ def _batch(workload, data_dir, seed=0):
   return next(queue)
 
 
+_INSTANCES = {}
+
+
+def _tiny_instance(name, data_dir):
+  if (name, data_dir) not in _INSTANCES:
+    _INSTANCES[name, data_dir] = tiny(name)(data_dir)
+  return _INSTANCES[name, data_dir]
+
+
 @pytest.mark.parametrize('name', NAMES)
 def test_trains_and_evaluates(name, imagenet_dir):
-  workload = tiny(name)(imagenet_dir)
+  workload = _tiny_instance(name, imagenet_dir)
   params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
   batch = _batch(workload, imagenet_dir)
   assert batch['inputs'].shape == (BATCH, 32, 32, 3)
@@ -199,7 +208,7 @@ def test_trains_and_evaluates(name, imagenet_dir):
     return optax.apply_updates(params, updates), new_state, opt_state, loss
 
   losses = []
-  for i in range(6):
+  for i in range(5):
     params, model_state, opt_state, loss = step(
       params, model_state, opt_state, jax.random.PRNGKey(i)
     )
@@ -284,9 +293,10 @@ def test_run_trains_from_the_prepared_data_dir(imagenet_dir):
   """The runner trains a (tiny) imagenet_resnet from what ``datasets prepare`` wrote."""
   from algoperf_like import runner, search_space, submission
 
-  workload = tiny('imagenet_resnet')(imagenet_dir)
+  workload = _tiny_instance('imagenet_resnet', imagenet_dir)  # Its compiled eval is reused.
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   sub = submission.load_submission(os.path.join(repo, 'submissions', 'nadamw', 'submission.py'))
+  sub = dataclasses.replace(sub, get_batch_size=lambda workload_name: BATCH)  # Tiny data.
   hparams = search_space.make_hyperparameters(
     {
       'learning_rate': 1e-3,

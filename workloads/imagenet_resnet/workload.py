@@ -73,6 +73,12 @@ def algoperf_param_types(params):
   return jax.tree_util.tree_map_with_path(leaf_type, params)
 
 
+@functools.lru_cache(maxsize=None)
+def jitted_init(model: nn.Module):
+  """``jax.jit(model.init)``, compiled once per model configuration (Flax modules hash by it)."""
+  return jax.jit(model.init)
+
+
 def softmax_cross_entropy(labels, logits, mask=None, label_smoothing=0.0, num_classes=1000):
   """AlgoPerf's ImageNet loss: integer labels ``[B]`` or soft targets ``[B, C]``."""
   targets = labels if labels.ndim == logits.ndim else jax.nn.one_hot(labels, num_classes)
@@ -126,7 +132,7 @@ class ImagenetResNetWorkload(full_scale.FullScaleWorkload):
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # No dropout in ResNet-50.
-    variables = jax.jit(self._model.init)({'params': rng}, self._dummy_inputs())
+    variables = jitted_init(self._model)({'params': rng}, self._dummy_inputs())
     params = variables['params']
     model_state = {k: v for k, v in variables.items() if k != 'params'}
     self._set_param_info(params, algoperf_param_types(params))

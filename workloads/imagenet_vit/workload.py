@@ -22,6 +22,7 @@ from algoperf_like import spec
 from algoperf_like.workloads.imagenet_resnet.workload import (
   ImagenetResNetWorkload,
   algoperf_param_types,
+  jitted_init,
 )
 from algoperf_like.workloads.imagenet_vit.model import ViT, decode_variant
 
@@ -56,7 +57,7 @@ class ImagenetVitWorkload(ImagenetResNetWorkload):
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # The rate is given to model_fn at call time.
     params_rng, _ = jax.random.split(rng)  # As AlgoPerf's ViT init, for identical weights.
-    params = jax.jit(self._model.init)({'params': params_rng}, self._dummy_inputs())['params']
+    params = jitted_init(self._model)({'params': params_rng}, self._dummy_inputs())['params']
     self._set_param_info(params, algoperf_param_types(params))
     return params, None
 
