@@ -63,6 +63,14 @@ FULL_SCALE: Dict[str, WorkloadFactory] = {
   'wmt_attention_temp': f'{_WL}.wmt.workload:WmtWorkloadAttentionTemp',
   'wmt_glu_tanh': f'{_WL}.wmt.workload:WmtWorkloadGLUTanH',
   'wmt_post_ln': f'{_WL}.wmt.workload:WmtWorkloadPostLN',
+  'imagenet_resnet': f'{_WL}.imagenet_resnet.workload:ImagenetResNetWorkload',
+  'imagenet_resnet_gelu': f'{_WL}.imagenet_resnet.workload:ImagenetResNetGELUWorkload',
+  'imagenet_resnet_large_bn_init': f'{_WL}.imagenet_resnet.workload:ImagenetResNetLargeBNScaleWorkload',
+  'imagenet_resnet_silu': f'{_WL}.imagenet_resnet.workload:ImagenetResNetSiLUWorkload',
+  'imagenet_vit': f'{_WL}.imagenet_vit.workload:ImagenetVitWorkload',
+  'imagenet_vit_glu': f'{_WL}.imagenet_vit.workload:ImagenetVitGluWorkload',
+  'imagenet_vit_map': f'{_WL}.imagenet_vit.workload:ImagenetVitMapWorkload',
+  'imagenet_vit_post_ln': f'{_WL}.imagenet_vit.workload:ImagenetVitPostLNWorkload',
 }
 WORKLOADS.update(FULL_SCALE)
 
@@ -70,6 +78,7 @@ WORKLOADS.update(FULL_SCALE)
 # algoperf_like.datasets), and the full-scale workloads that read each.
 DATASETS: Dict[str, str] = {
   'wmt': f'{_WL}.wmt.prepare:prepare',
+  'imagenet': f'{_WL}.imagenet_resnet.prepare:prepare',
 }
 
 # Named groups of workloads, accepted wherever a workload name is.
