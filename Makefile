@@ -18,7 +18,7 @@ SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
 	--report_dir=docs/data_selection_study --report_title="Data-selection study" \
 	--report_command="make selection-study"
 
-.PHONY: install demo demo-one suite selection-study test test-isa wheel-test lint format bench clean
+.PHONY: install demo demo-one suite selection-study test test-full-scale test-isa wheel-test lint format bench clean
 
 install: $(STAMP)
 
@@ -45,8 +45,15 @@ suite: install
 selection-study: install
 	$(BIN)/algoperf-like suite $(SELECTION_STUDY_FLAGS)
 
+# Everything but the full-scale workload tests (about 15 minutes on 2 cores).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not full_scale"
+
+# AlgoPerf's full-scale workloads (ImageNet, fastMRI, OGBG, Criteo 1TB, WMT, LibriSpeech, ...)
+# initialised, trained a few steps and evaluated on tiny synthetic data in their real
+# on-disk formats. Compilation-bound: kept out of `make test`, run by CI after it.
+test-full-scale: install
+	$(BIN)/python -m pytest -m full_scale
 
 # The second-machine check: the tests whose outcome rests on floating-point rounding
 # (marker `numerics`), with XLA's CPU code generation capped at an older instruction set
