@@ -58,12 +58,19 @@ WORKLOADS: Dict[str, WorkloadFactory] = {
 }
 
 # AlgoPerf v0.6's own workloads at full scale (data from --data_dir; GPU/TPU hosts).
-FULL_SCALE: Dict[str, WorkloadFactory] = {}
+FULL_SCALE: Dict[str, WorkloadFactory] = {
+  'ogbg': f'{_WL}.ogbg.workload:OgbgWorkload',
+  'ogbg_gelu': f'{_WL}.ogbg.workload:OgbgGeluWorkload',
+  'ogbg_model_size': f'{_WL}.ogbg.workload:OgbgModelSizeWorkload',
+  'ogbg_silu': f'{_WL}.ogbg.workload:OgbgSiluWorkload',
+}
 WORKLOADS.update(FULL_SCALE)
 
 # Datasets that `algoperf-like datasets prepare` knows: name -> 'module:function' (see
 # algoperf_like.datasets), and the full-scale workloads that read each.
-DATASETS: Dict[str, str] = {}
+DATASETS: Dict[str, str] = {
+  'ogbg': f'{_WL}.ogbg.prepare:prepare',
+}
 
 # Named groups of workloads, accepted wherever a workload name is.
 SUITES: Dict[str, List[str]] = {
