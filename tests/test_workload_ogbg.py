@@ -278,10 +278,10 @@ def test_real_configuration_has_algoperfs_parameter_tree(name):
 
 # ----- Training and evaluation, reduced widths, every workload. -----
 def small(name):
-  """The workload ``name`` with narrow layers and two message-passing steps."""
+  """The workload ``name`` with narrow layers and one message-passing step (fast to compile)."""
   base = type(registry.get_workload(name))
   hidden = (32, 32) if len(base.hidden_dims) == 2 else (32,)
-  attrs = dict(latent_dim=16, hidden_dims=hidden, num_message_passing_steps=2)
+  attrs = dict(latent_dim=16, hidden_dims=hidden, num_message_passing_steps=1)
   return type(f'Small{base.__name__}', (base,), attrs)
 
 
