@@ -71,6 +71,10 @@ FULL_SCALE: Dict[str, WorkloadFactory] = {
   'imagenet_vit_glu': f'{_WL}.imagenet_vit.workload:ImagenetVitGluWorkload',
   'imagenet_vit_map': f'{_WL}.imagenet_vit.workload:ImagenetVitMapWorkload',
   'imagenet_vit_post_ln': f'{_WL}.imagenet_vit.workload:ImagenetVitPostLNWorkload',
+  'ogbg': f'{_WL}.ogbg.workload:OgbgWorkload',
+  'ogbg_gelu': f'{_WL}.ogbg.workload:OgbgGeluWorkload',
+  'ogbg_model_size': f'{_WL}.ogbg.workload:OgbgModelSizeWorkload',
+  'ogbg_silu': f'{_WL}.ogbg.workload:OgbgSiluWorkload',
 }
 WORKLOADS.update(FULL_SCALE)
 
@@ -79,6 +83,7 @@ WORKLOADS.update(FULL_SCALE)
 DATASETS: Dict[str, str] = {
   'wmt': f'{_WL}.wmt.prepare:prepare',
   'imagenet': f'{_WL}.imagenet_resnet.prepare:prepare',
+  'ogbg': f'{_WL}.ogbg.prepare:prepare',
 }
 
 # Named groups of workloads, accepted wherever a workload name is.
