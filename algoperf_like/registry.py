@@ -58,12 +58,20 @@ WORKLOADS: Dict[str, WorkloadFactory] = {
 }
 
 # AlgoPerf v0.6's own workloads at full scale (data from --data_dir; GPU/TPU hosts).
-FULL_SCALE: Dict[str, WorkloadFactory] = {}
+FULL_SCALE: Dict[str, WorkloadFactory] = {
+  'criteo1tb': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallWorkload',
+  'criteo1tb_embed_init': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallEmbedInitWorkload',
+  'criteo1tb_layernorm': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallLayerNormWorkload',
+  'criteo1tb_resnet': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallResNetWorkload',
+  'criteo1tb_test': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallTestWorkload',
+}
 WORKLOADS.update(FULL_SCALE)
 
 # Datasets that `algoperf-like datasets prepare` knows: name -> 'module:function' (see
 # algoperf_like.datasets), and the full-scale workloads that read each.
-DATASETS: Dict[str, str] = {}
+DATASETS: Dict[str, str] = {
+  'criteo1tb': f'{_WL}.criteo1tb.prepare:prepare',
+}
 
 # Named groups of workloads, accepted wherever a workload name is.
 SUITES: Dict[str, List[str]] = {
