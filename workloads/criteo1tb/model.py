@@ -63,7 +63,7 @@ def _split_inputs(x: jnp.ndarray, num_dense: int):
 
 def pairwise_dots(features: jnp.ndarray) -> jnp.ndarray:
   """``[B, F, D] -> [B, F (F + 1) / 2]``: the Gram matrix's upper triangle, row by row."""
-  gram = jnp.einsum('bfd,bgd->bfg', features, features)
+  gram = jnp.matmul(features, jnp.transpose(features, (0, 2, 1)))
   rows, cols = jnp.triu_indices(features.shape[1])
   return gram[:, rows, cols]
 
