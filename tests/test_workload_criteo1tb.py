@@ -273,3 +273,21 @@ def test_trains_and_evaluates(prepared, name):
   }
   assert results['validation/num_examples'] == 34 and results['test/num_examples'] == 38
   assert all(np.isfinite(v) and v > 0 for v in results.values())
+
+
+def test_prepare_reads_all_days_zip(prepared, tmp_path, monkeypatch):
+  """The days inside Criteo's all_days.zip give the same files as the loose days."""
+  import zipfile
+
+  data_dir, texts, _ = prepared
+  raw = tmp_path / 'raw'
+  raw.mkdir()
+  with zipfile.ZipFile(raw / 'all_days.zip', 'w') as archive:
+    for day, text in texts.items():
+      archive.writestr(f'all_days/day_{day}.gz', gzip.compress(text.encode()))
+  monkeypatch.setattr(prepare, 'LINES_PER_FILE', LINES_PER_FILE)
+  summary = prepare.prepare(str(tmp_path / 'data'), str(raw), overwrite=False)
+  assert summary.startswith('criteo1tb: 164 lines of days 0-23 in 82 files')
+  ours, theirs = tmp_path / 'data' / 'criteo1tb', os.path.join(data_dir, 'criteo1tb')
+  for name in os.listdir(theirs):
+    assert (ours / name).read_bytes() == open(os.path.join(theirs, name), 'rb').read()
