@@ -15,18 +15,22 @@ embeddings), ``criteo1tb_embed_init`` (table init uniform in [0, 1) instead of
 [0, 1/sqrt(vocab))), ``criteo1tb_resnet`` (:class:`~algoperf_like.workloads.criteo1tb.model.DlrmResNet`:
 residual MLPs 256-256-256 and 256-256-256-256-1, embeddings concatenated).
 
-Memory (computed from the shapes, float32; not measured at full size on a device): the
-table is 536,870,912 parameters, 2.0 GiB, the rest of DLRM-small 2.2 M parameters
-(8.6 MiB). Init runs the model's initialisers under ``jax.jit`` with the replicated
-sharding as ``out_shardings``, so the table is written once, where it lives, with no
-host copy and no ``device_put`` after (AlgoPerf jits the init, then replicates it): the
-peak of init is the table, 2.0 GiB per device, plus the random bits XLA draws for it
-(up to another 2.0 GiB of temporaries, freed at once). One training step holds the
-parameters (2.0 GiB), their gradient (2.0 GiB: the table's gradient is dense, as in
-AlgoPerf) and the optimizer's state (two more tables for Adam-style moments, 4.0 GiB),
-so about 8 GiB plus the activations of a batch (at batch 262,144: the embeddings,
-262,144 x 26 x 128 float32 = 3.25 GiB, and their gradient as much), about 15 GiB per
-device in all when the update is donated; 2 GiB more without donation.
+Memory (float32). The table is 536,870,912 parameters, 2.0 GiB; the rest of DLRM-small is
+2,396,545 parameters (9.1 MiB; DLRM-resnet 1,250,561). Init runs the model's initialisers
+under ``jax.jit`` with the replicated sharding as ``out_shardings``: the table is written
+once, on the device where it lives, with no host copy and no ``device_put`` after
+(AlgoPerf jits the init, then replicates). XLA's random-number code for the table needs
+temporaries, though: on the CPU backend, 6.0 GiB (XLA's compiled memory analysis of the
+init), and the measured peak RSS of the whole process after initialising the real
+``criteo1tb`` on one CPU device was 8.36 GiB (one run, jax 0.10.2; its RSS after one plain
+SGD step at batch 2048 with donated parameters was 4.4 GiB, the peak unchanged). One
+AdamW step (parameters, gradient and the two moment tables, 6.0 GiB of arguments), by
+XLA's memory analysis on CPU (arguments + temporaries + outputs - donated buffers;
+computed, not measured): about 21 GiB at AlgoPerf's batch size 262,144 with the state
+donated (24.6 GiB without donation), 8.1 GiB at batch 2048; ``criteo1tb_resnet`` 16.9 GiB
+at 262,144. The table's gradient is dense (2.0 GiB), as in AlgoPerf; the batch's
+embeddings are 262,144 x 26 x 128 float32 = 3.25 GiB, and their gradient as much. Other
+backends fuse differently; these are CPU figures.
 
 Differences from AlgoPerf's JAX code, and why:
 
