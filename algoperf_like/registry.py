@@ -75,6 +75,11 @@ FULL_SCALE: Dict[str, WorkloadFactory] = {
   'ogbg_gelu': f'{_WL}.ogbg.workload:OgbgGeluWorkload',
   'ogbg_model_size': f'{_WL}.ogbg.workload:OgbgModelSizeWorkload',
   'ogbg_silu': f'{_WL}.ogbg.workload:OgbgSiluWorkload',
+  'criteo1tb': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallWorkload',
+  'criteo1tb_embed_init': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallEmbedInitWorkload',
+  'criteo1tb_layernorm': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallLayerNormWorkload',
+  'criteo1tb_resnet': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallResNetWorkload',
+  'criteo1tb_test': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallTestWorkload',
 }
 WORKLOADS.update(FULL_SCALE)
 
@@ -84,6 +89,7 @@ DATASETS: Dict[str, str] = {
   'wmt': f'{_WL}.wmt.prepare:prepare',
   'imagenet': f'{_WL}.imagenet_resnet.prepare:prepare',
   'ogbg': f'{_WL}.ogbg.prepare:prepare',
+  'criteo1tb': f'{_WL}.criteo1tb.prepare:prepare',
 }
 
 # Named groups of workloads, accepted wherever a workload name is.
