@@ -58,12 +58,23 @@ WORKLOADS: Dict[str, WorkloadFactory] = {
 }
 
 # AlgoPerf v0.6's own workloads at full scale (data from --data_dir; GPU/TPU hosts).
-FULL_SCALE: Dict[str, WorkloadFactory] = {}
+FULL_SCALE: Dict[str, WorkloadFactory] = {
+  'cifar': f'{_WL}.cifar.workload:CifarWorkload',
+  'fastmri': f'{_WL}.fastmri.workload:FastMRIWorkload',
+  'fastmri_layernorm': f'{_WL}.fastmri.workload:FastMRILayerNormWorkload',
+  'fastmri_model_size': f'{_WL}.fastmri.workload:FastMRIModelSizeWorkload',
+  'fastmri_tanh': f'{_WL}.fastmri.workload:FastMRITanhWorkload',
+  'mnist': f'{_WL}.mnist.workload:MnistWorkload',
+}
 WORKLOADS.update(FULL_SCALE)
 
 # Datasets that `algoperf-like datasets prepare` knows: name -> 'module:function' (see
 # algoperf_like.datasets), and the full-scale workloads that read each.
-DATASETS: Dict[str, str] = {}
+DATASETS: Dict[str, str] = {
+  'cifar': f'{_WL}.cifar.prepare:prepare',
+  'fastmri': f'{_WL}.fastmri.prepare:prepare',
+  'mnist': f'{_WL}.mnist.prepare:prepare',
+}
 
 # Named groups of workloads, accepted wherever a workload name is.
 SUITES: Dict[str, List[str]] = {
