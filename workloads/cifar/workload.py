@@ -21,12 +21,20 @@ Differs from AlgoPerf's JAX code, on purpose:
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from flax.core import pop
 
 from algoperf_like.workloads.cifar import input_pipeline, model
 from algoperf_like.workloads.common import image_classification
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted_init(module):
+  """``jax.jit(module.init)``, once per model configuration (Flax modules hash by it)."""
+  return jax.jit(module.init, static_argnames=('train',))
 
 
 class CifarWorkload(image_classification.ImageClassificationWorkload):
@@ -40,6 +48,7 @@ class CifarWorkload(image_classification.ImageClassificationWorkload):
   default_batch_size = 32
   output_param_keys = ('Dense_0',)
   tfds_name = input_pipeline.TFDS_NAME
+  algoperf_subdir = 'cifar10'
   image_shape = (32, 32, 3)
   num_filters = 64
   stage_sizes = (2, 2, 2, 2)
@@ -52,7 +61,7 @@ class CifarWorkload(image_classification.ImageClassificationWorkload):
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # No dropout in this model.
     dummy = jnp.ones((1,) + self.image_shape, jnp.float32)
-    variables = jax.jit(self._model().init)({'params': rng}, dummy)
+    variables = _jitted_init(self._model())({'params': rng}, dummy)
     model_state, params = pop(variables, 'params')
     self._set_param_info(params)
     return params, dict(model_state)

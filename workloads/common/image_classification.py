@@ -34,12 +34,14 @@ _EVAL_TRAIN_SEED = 0
 
 
 def load_tfds_split(
-  tfds_name: str, split: str, data_dir: str, dataset: str
+  tfds_name: str, split: str, data_dir: str, dataset: str, algoperf_subdir: Optional[str] = None
 ) -> Dict[str, np.ndarray]:
   """``{'image': uint8 [N, H, W, C], 'label': int32 [N]}`` of a prepared TFDS split.
 
-  Cached per process. Raises :class:`full_scale.DatasetMissingError` when the
-  dataset is not prepared under ``data_dir``.
+  Reads ``data_dir`` (where ``datasets prepare`` puts it), or else
+  ``data_dir/algoperf_subdir`` where AlgoPerf's ``dataset_setup.py`` puts it
+  (``MNIST``, ``cifar10``). Cached per process. Raises
+  :class:`full_scale.DatasetMissingError` when the dataset is in neither.
   """
   import tensorflow_datasets as tfds  # Heavy: only when data is needed.
 
@@ -49,6 +51,9 @@ def load_tfds_split(
       return _CACHE[key]
     tfds.display_progress_bar(False)
     builder = tfds.builder(tfds_name, data_dir=data_dir)
+    if algoperf_subdir and not builder.is_prepared():
+      theirs = tfds.builder(tfds_name, data_dir=os.path.join(data_dir, algoperf_subdir))
+      builder = theirs if theirs.is_prepared() else builder
     try:
       ds = builder.as_dataset(split=split, shuffle_files=False).batch(4096)
     except AssertionError:  # TFDS's "could not find data in ...": not prepared there.
@@ -101,6 +106,9 @@ class ImageClassificationWorkload(full_scale.FullScaleWorkload):
   """
 
   tfds_name: str
+  algoperf_subdir: Optional[str] = (
+    None  # Where AlgoPerf's dataset_setup.py puts it in its data_dir.
+  )
   num_classes: int = 10
   loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
 
@@ -121,9 +129,9 @@ class ImageClassificationWorkload(full_scale.FullScaleWorkload):
     data_dir = self._data_dir(data_dir)
     n_train, n_val = self.num_train_examples, self.num_validation_examples
     if split == 'test':
-      arrays = load_tfds_split(self.tfds_name, 'test', data_dir, self.dataset)
+      arrays = load_tfds_split(self.tfds_name, 'test', data_dir, self.dataset, self.algoperf_subdir)
       return arrays['image'], arrays['label']
-    arrays = load_tfds_split(self.tfds_name, 'train', data_dir, self.dataset)
+    arrays = load_tfds_split(self.tfds_name, 'train', data_dir, self.dataset, self.algoperf_subdir)
     if split in ('train', 'eval_train'):
       images, labels = arrays['image'][:n_train], arrays['label'][:n_train]
       if split == 'eval_train':

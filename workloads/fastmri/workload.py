@@ -30,6 +30,12 @@ from algoperf_like.workloads.fastmri import input_pipeline as mri_input
 from algoperf_like.workloads.fastmri import model, ssim
 
 
+@functools.lru_cache(maxsize=None)
+def _jitted_init(module):
+  """``jax.jit(module.init)``, once per model configuration (Flax modules hash by it)."""
+  return jax.jit(module.init, static_argnames=('train',))
+
+
 class FastMRIWorkload(full_scale.FullScaleWorkload):
   """fastMRI knee single-coil reconstruction with AlgoPerf's U-Net."""
 
@@ -64,8 +70,7 @@ class FastMRIWorkload(full_scale.FullScaleWorkload):
     del dropout_rate, aux_dropout_rate  # Dropout comes through model_fn.
     fake = jnp.zeros((self.init_batch, self.image_size, self.image_size), jnp.float32)
     params_rng, _ = jax.random.split(rng)  # As AlgoPerf: same key, same initial weights.
-    init = jax.jit(functools.partial(self._model().init, train=False))
-    params = init({'params': params_rng}, fake)['params']
+    params = _jitted_init(self._model())({'params': params_rng}, fake, train=False)['params']
     self._set_param_info(params)
     return params, None
 

@@ -15,12 +15,20 @@ random subset.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
 from algoperf_like import spec
 from algoperf_like.workloads.common import image_classification
 from algoperf_like.workloads.mnist import input_pipeline, model
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted_init(module):
+  """``jax.jit(module.init)``, once per model configuration (Flax modules hash by it)."""
+  return jax.jit(module.init, static_argnames=('train',))
 
 
 class MnistWorkload(image_classification.ImageClassificationWorkload):
@@ -32,6 +40,7 @@ class MnistWorkload(image_classification.ImageClassificationWorkload):
   default_batch_size = 16  # AlgoPerf's NAdamW baseline (jax_nadamw_full_budget).
   output_param_keys = ('Dense_1',)
   tfds_name = input_pipeline.TFDS_NAME
+  algoperf_subdir = 'MNIST'
   image_shape = model.IMAGE_SHAPE
   hidden = 128
 
@@ -41,7 +50,7 @@ class MnistWorkload(image_classification.ImageClassificationWorkload):
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate  # No dropout in this model.
     dummy = jnp.ones((1,) + self.image_shape, jnp.float32)
-    params = jax.jit(self._model().init)({'params': rng}, dummy)['params']
+    params = _jitted_init(self._model())({'params': rng}, dummy)['params']
     self._set_param_info(params)
     return params, None
 
