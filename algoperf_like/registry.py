@@ -80,6 +80,12 @@ FULL_SCALE: Dict[str, WorkloadFactory] = {
   'criteo1tb_layernorm': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallLayerNormWorkload',
   'criteo1tb_resnet': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallResNetWorkload',
   'criteo1tb_test': f'{_WL}.criteo1tb.workload:Criteo1TbDlrmSmallTestWorkload',
+  'cifar': f'{_WL}.cifar.workload:CifarWorkload',
+  'fastmri': f'{_WL}.fastmri.workload:FastMRIWorkload',
+  'fastmri_layernorm': f'{_WL}.fastmri.workload:FastMRILayerNormWorkload',
+  'fastmri_model_size': f'{_WL}.fastmri.workload:FastMRIModelSizeWorkload',
+  'fastmri_tanh': f'{_WL}.fastmri.workload:FastMRITanhWorkload',
+  'mnist': f'{_WL}.mnist.workload:MnistWorkload',
 }
 WORKLOADS.update(FULL_SCALE)
 
@@ -90,6 +96,9 @@ DATASETS: Dict[str, str] = {
   'imagenet': f'{_WL}.imagenet_resnet.prepare:prepare',
   'ogbg': f'{_WL}.ogbg.prepare:prepare',
   'criteo1tb': f'{_WL}.criteo1tb.prepare:prepare',
+  'cifar': f'{_WL}.cifar.prepare:prepare',
+  'fastmri': f'{_WL}.fastmri.prepare:prepare',
+  'mnist': f'{_WL}.mnist.prepare:prepare',
 }
 
 # Named groups of workloads, accepted wherever a workload name is.

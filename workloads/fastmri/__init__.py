@@ -1,0 +1,1 @@
+"""AlgoPerf's ``fastmri`` workloads: a U-Net reconstructs single-coil knee MRI slices."""

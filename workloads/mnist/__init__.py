@@ -1,0 +1,1 @@
+"""AlgoPerf's ``mnist`` workload: a sigmoid MLP on MNIST (TFDS ``mnist``)."""
