@@ -728,14 +728,23 @@ def test_profile_and_intermediate_checkpoints_and_skip_evals_act(tmp_path, data_
   assert actions['Checkpoint (untimed)']['calls'] == 3
   assert 'Profiler report' in (trial / 'profile.txt').read_text() and 'Profiler report' in err
 
-  trial, _ = _noop_run(tmp_path, data_dir, capsys, 'latest', [])
-  assert os.listdir(trial / 'checkpoints') == ['checkpoint.json', 'step_6'] or sorted(
-    os.listdir(trial / 'checkpoints')
-  ) == ['checkpoint.json', 'step_6']
-  assert not (trial / 'profile.txt').exists()
-
   trial, _ = _noop_run(tmp_path, data_dir, capsys, 'skip', ['--skip_evals'])
   assert [r['global_step'] for r in _eval_rows(trial)] == ['6']  # Only the final evaluation.
+  assert not (trial / 'profile.txt').exists()
+
+
+@pytest.mark.parametrize(
+  'keep_all, kept', [(False, ['step_3']), (True, ['step_1', 'step_2', 'step_3'])]
+)
+def test_intermediate_checkpoints_are_kept_only_when_asked(tmp_path, keep_all, kept):
+  from algoperf_like.checkpoints import TrialCheckpointer
+
+  checkpointer = TrialCheckpointer(str(tmp_path), keep_all=keep_all)
+  for step in (1, 2, 3):
+    checkpointer.save((None, {'w': jnp.full((2,), float(step))}, None), {'global_step': step})
+  assert sorted(d for d in os.listdir(tmp_path / 'checkpoints') if d.startswith('step_')) == kept
+  (_, params, _), record = checkpointer.restore((None, {'w': jnp.zeros((2,))}, None))
+  assert record['global_step'] == 3 and float(params['w'][0]) == 3.0
 
 
 def test_check_shows_the_api_generation_and_the_requirements(tmp_path, capsys):
