@@ -298,6 +298,7 @@ def _train_once(
   trace_steps = config.capture_jax_trace_steps if log_dir else 0
   trace_start = max(TRACE_FIRST_STEP, global_step)  # After a resume: the next steps.
   tracing = False
+  prof_measured = 0.0  # --profile: host time of this stretch's submission calls.
 
   try:
     while status is None:
@@ -325,6 +326,7 @@ def _train_once(
       if prof:
         t_selected = clock.peek()
         prof.add('Data selection (host, per step)', t_selected - t_host)
+        prof_measured += t_selected - t_host
       try:
         optimizer_state, params, model_state = submission.update_params(
           workload,
@@ -343,7 +345,9 @@ def _train_once(
       except spec.TrainingCompleteError:
         state['training_complete'] = True
       if prof:
-        prof.add('Update parameters (host, per step)', clock.peek() - t_selected)
+        t_updated = clock.peek()
+        prof.add('Update parameters (host, per step)', t_updated - t_selected)
+        prof_measured += t_updated - t_selected
       global_step += 1
       state['global_step'] = global_step
       if tracing and global_step >= trace_start + trace_steps:
@@ -369,6 +373,11 @@ def _train_once(
       t = clock.read(wait_for=(optimizer_state, params, model_state))
       if prof:
         prof.add('Device wait at the evaluation boundary (submission time)', t - now)
+        # The rest of the stretch: step keys, scheduling, the loop itself.
+        prof.add(
+          'Runner loop (keys, scheduling; submission time)', now - segment_start - prof_measured
+        )
+        prof_measured = 0.0
       last_eval_start = t
       submission_time = state['accumulated_submission_time'] + (t - segment_start)
       if submission.prepare_for_eval is not None:
@@ -456,6 +465,10 @@ def _train_once(
             'status': status,
           }
         )
+      # Untimed (logging), before the checkpoint: a diverged state is not saved, and the
+      # check's first call (it compiles) is not charged to the submission.
+      if not _finite(result, params):  # Diverged: no later step can reach the target.
+        raise NonFiniteError(f'non-finite evaluation metrics or parameters at step {global_step}')
       t_logged = clock.read()
       account.add('logging', t_logged - t_eval)
       if prof:
@@ -490,8 +503,6 @@ def _train_once(
       account.add('checkpoint', segment_start - t_logged)
       if prof and saved:
         prof.add('Checkpoint (untimed)', segment_start - t_logged)
-      if not _finite(result, params):  # Diverged: no later step can reach the target.
-        raise NonFiniteError(f'non-finite evaluation metrics or parameters at step {global_step}')
   except KeyboardInterrupt:
     status = 'interrupted'  # No summary: the trial is unfinished and resumes from its checkpoint.
     raise
