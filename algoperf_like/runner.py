@@ -468,6 +468,8 @@ def _train_once(
       # Untimed (logging), before the checkpoint: a diverged state is not saved, and the
       # check's first call (it compiles) is not charged to the submission.
       if not _finite(result, params):  # Diverged: no later step can reach the target.
+        segment_start = clock.read()  # The account closes here: the check was logging.
+        account.add('logging', segment_start - t_eval)
         raise NonFiniteError(f'non-finite evaluation metrics or parameters at step {global_step}')
       t_logged = clock.read()
       account.add('logging', t_logged - t_eval)
