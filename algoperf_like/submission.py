@@ -8,6 +8,7 @@ import importlib.machinery
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from types import ModuleType
 from typing import Callable, Optional
@@ -121,6 +122,16 @@ def _import_path(path: str, version: str) -> ModuleType:
   return module
 
 
+def _installed(name: str) -> bool:
+  from importlib import metadata
+
+  try:
+    metadata.version(name)
+    return True
+  except metadata.PackageNotFoundError:
+    return False
+
+
 def missing_requirements(path: str) -> list:
   """The requirements of the submission's ``requirements.txt`` that are not installed
   (or installed at a version outside the specifier), as written in the file."""
@@ -134,7 +145,13 @@ def missing_requirements(path: str) -> list:
   missing = []
   with open(req_file) as f:
     for line in f:
+      raw = line.strip()
       line = line.split('#', 1)[0].strip()
+      if raw.startswith(('-e ', '--editable')):  # A checkout: installed under its egg name?
+        egg = re.search(r'#egg=([A-Za-z0-9_.\-]+)', raw)
+        if egg and not _installed(egg.group(1)):
+          missing.append(raw.split(None, 1)[1] if ' ' in raw else raw)
+        continue
       if not line or line.startswith('-'):
         continue
       try:

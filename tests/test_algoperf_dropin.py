@@ -186,11 +186,13 @@ def test_requirements_txt_names_what_is_missing(tmp_path):
   (tmp_path / 'submission.py').write_text(FIVE_FUNCTIONS)
   (tmp_path / 'requirements.txt').write_text(
     '# comment\nnumpy\nno-such-package-xyz>=1\noptax>=99\n'
+    '-e git+https://example.org/x.git@abc#egg=no_such_checkout\n'
   )
   missing = missing_requirements(str(tmp_path / 'submission.py'))
   assert missing[0] == 'no-such-package-xyz>=1'
   assert missing[1].startswith('optax>=99 (installed: ')
-  assert len(missing) == 2
+  assert missing[2] == 'git+https://example.org/x.git@abc#egg=no_such_checkout'
+  assert len(missing) == 3
 
 
 def test_get_batch_size_falls_back_to_the_base_workload_then_the_default(tmp_path):
