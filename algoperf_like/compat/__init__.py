@@ -85,6 +85,31 @@ def _own(module: object, folders: List[str]) -> bool:
   )
 
 
+def _restore_clip_keywords():
+  """``jnp.clip(x, a_min=..., a_max=...)``: AlgoPerf v0.6 pins JAX 0.7.0, which still took
+  these keywords (later JAX removed them; current submissions call them). Installs a
+  ``jnp.clip`` that maps them to ``min``/``max`` when the installed one refuses them, and
+  returns the original to put back (None: nothing installed)."""
+  import inspect
+
+  import jax.numpy as jnp
+
+  original = jnp.clip
+  try:
+    if 'a_min' in inspect.signature(original).parameters:
+      return None
+  except (TypeError, ValueError):
+    return None
+
+  def clip(arr=None, min=None, max=None, *, a=None, a_min=None, a_max=None):  # noqa: A002
+    """``jnp.clip`` that also takes AlgoPerf-era ``a``, ``a_min`` and ``a_max``."""
+    arr = a if arr is None else arr
+    return original(arr, a_min if min is None else min, a_max if max is None else max)
+
+  jnp.clip = clip
+  return original
+
+
 @contextlib.contextmanager
 def active(version: str = '0.6', submission_path: Optional[str] = None) -> Iterator[None]:
   """Make ``algoperf`` and ``algorithmic_efficiency`` importable (and, in v0.5 mode, the
@@ -130,6 +155,7 @@ def active(version: str = '0.6', submission_path: Optional[str] = None) -> Itera
       if not hasattr(jax, old):
         setattr(jax, old, getattr(jax.tree_util, new))
         patched.append(old)
+  clip = _restore_clip_keywords()
   try:
     yield
   finally:
@@ -147,6 +173,10 @@ def active(version: str = '0.6', submission_path: Optional[str] = None) -> Itera
       _OWN_MODULES[folder] = own
     if added_path and folder in sys.path:
       sys.path.remove(folder)
+    if clip is not None:
+      import jax.numpy as jnp_
+
+      jnp_.clip = clip
     import jax as jax_  # Already imported whenever names were patched.
 
     for old in patched:
