@@ -688,6 +688,8 @@ def test_algoperf_utility_modules_offer_the_names_submissions_import():
       0.5
     )
     assert set(jnp.unique(out).tolist()) <= {0.0, 2.0}
+    # jnp.clip's a_min/a_max, which AlgoPerf v0.6's pinned JAX still took.
+    assert jnp.clip(jnp.arange(4.0), a_min=1.0, a_max=2.0).tolist() == [1.0, 1.0, 2.0, 2.0]
 
 
 # ----- AlgoPerf's flags that act: --profile, --save_intermediate_checkpoints, --skip_evals. -----
