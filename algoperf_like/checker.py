@@ -385,6 +385,8 @@ def check_main(argv: List[str]) -> int:
     missing = missing_requirements(checked_folder(folder))
     if missing:  # Said before anything runs.
       print(f'requirements.txt: not installed: {", ".join(missing)}', file=sys.stderr)
+    elif os.path.isfile(os.path.join(folder, 'requirements.txt')):
+      print('requirements.txt: every listed requirement is installed', file=sys.stderr)
     command_line.quiet_libraries()
     report = check_submission(folder, fv.tuning_ruleset, fv.data_dir, smoke=fv.smoke)
   except SystemExit as e:  # --help

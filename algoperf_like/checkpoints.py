@@ -9,7 +9,8 @@ from the trial seed and the step number.
 Submission state may hold things that are not arrays (an optax update
 function, say). Those are rebuilt by the ordinary set-up, which runs again
 on resume; the saved leaves then replace the array leaves of that freshly
-built state, in order. Only the latest checkpoint is kept.
+built state, in order. Only the latest checkpoint is kept, unless ``keep_all``
+(AlgoPerf's ``--save_intermediate_checkpoints``): then every ``step_N/`` stays.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def replace_array_leaves(template: Any, values: list) -> Any:
 class TrialCheckpointer:
   """Checkpoints of one trial, in ``{log_dir}/checkpoints``."""
 
-  def __init__(self, log_dir: str) -> None:
+  def __init__(self, log_dir: str, keep_all: bool = False) -> None:
     self.directory = os.path.join(os.path.abspath(log_dir), 'checkpoints')
+    self.keep_all = keep_all
 
   def save(self, state: Tuple[Any, Any, Any], record: Dict[str, Any]) -> None:
     """Write ``(optimizer_state, params, model_state)`` and the loop ``record``.
@@ -80,7 +82,7 @@ class TrialCheckpointer:
     ocp.PyTreeCheckpointer().save(path, {'leaves': leaves})
     previous = self.latest()
     trial_logs.write_json(os.path.join(self.directory, STATE_FILE), dict(record, arrays=name))
-    if previous and previous['arrays'] != name:
+    if previous and previous['arrays'] != name and not self.keep_all:
       shutil.rmtree(os.path.join(self.directory, previous['arrays']), ignore_errors=True)
 
   def latest(self) -> Optional[Dict[str, Any]]:

@@ -38,6 +38,7 @@ from algoperf_like import compat, environment, jax_sharding_utils, spec, trial_l
 from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.clock import Clock, TimeAccount
 from algoperf_like.compat import pmap
+from algoperf_like.profiler import Profiler
 from algoperf_like.rng import StepKeys
 from algoperf_like.submission import Submission, checked_batch_size, resolve_batch_size
 
@@ -70,6 +71,13 @@ class RunConfig:
       trace; needs a log_dir). Its device syncs count as submission time: profile, don't score.
     wandb_mode: also log every row to Weights & Biases in this mode ('offline': files in
       ``{log_dir}/wandb/``, no network; 'online'); None: no W&B.
+    skip_evals: evaluate only when the trial ends (max_global_steps, the budget, or the
+      submission's ``TrainingCompleteError``), not on the schedule: time to target is
+      then only seen at that one evaluation (AlgoPerf's ``--skip_evals``; not for scoring).
+    save_intermediate_checkpoints: keep every checkpoint (``checkpoints/step_N/``), not
+      only the latest (AlgoPerf's ``--save_intermediate_checkpoints``).
+    profile: record the time of each phase (:mod:`algoperf_like.profiler`), written to
+      ``{log_dir}/profile.txt`` and ``profile.json`` and printed to stderr at the end.
   """
 
   data_dir: Optional[str] = None
@@ -85,6 +93,9 @@ class RunConfig:
   algoperf_version: Optional[str] = None
   capture_jax_trace_steps: int = 0
   wandb_mode: Optional[str] = None
+  skip_evals: bool = False
+  save_intermediate_checkpoints: bool = False
+  profile: bool = False
 
 
 @dataclasses.dataclass
@@ -114,6 +125,7 @@ class TrialResult:
 
 TRACE_FIRST_STEP = 2  # Steps 0 and 1 compile.
 TRACE_DIR = 'jax_trace'
+PROFILE_FILE = 'profile.txt'  # --profile: the table; profile.json: its rows.
 
 
 def budget_seconds(workload: spec.Workload, config: RunConfig) -> float:
@@ -149,7 +161,7 @@ def train_once(
     A :class:`TrialResult`; the same summary lands in ``trial_summary.json``.
   """
   # The submission may import ``algoperf`` lazily: the compatibility layer stays active.
-  with compat.active(config.algoperf_version or submission.algoperf_version):
+  with compat.active(config.algoperf_version or submission.algoperf_version, submission.path):
     return _train_once(
       workload, submission, hyperparameters, rng_seed, log_dir, config, on_eval, flags, clock
     )
@@ -197,7 +209,9 @@ def _train_once(
   )
   step_keys = StepKeys(loop_key)
   step_keys.at(0)  # Compile the key generator outside the timed loop.
-  checkpointer = TrialCheckpointer(log_dir) if log_dir and config.save_checkpoints else None
+  checkpointer = None
+  if log_dir and config.save_checkpoints:
+    checkpointer = TrialCheckpointer(log_dir, keep_all=config.save_intermediate_checkpoints)
   resumed = None
   if config.resume and checkpointer and checkpointer.latest():
     (optimizer_state, params, model_state), resumed = checkpointer.restore(
@@ -208,6 +222,9 @@ def _train_once(
     trial_logs.drop_rows_after(os.path.join(log_dir, trial_logs.EVAL_FILE), resumed['global_step'])
   t = clock.read(wait_for=(params, model_state, optimizer_state))
   account.add('setup', t - wall_start)
+  prof = Profiler(now=clock.peek) if config.profile else None
+  if prof:
+    prof.add('Set-up (dataset, model, optimizer; untimed)', t - wall_start)
 
   logger = None
   if log_dir:
@@ -281,6 +298,7 @@ def _train_once(
   trace_steps = config.capture_jax_trace_steps if log_dir else 0
   trace_start = max(TRACE_FIRST_STEP, global_step)  # After a resume: the next steps.
   tracing = False
+  prof_measured = 0.0  # --profile: host time of this stretch's submission calls.
 
   try:
     while status is None:
@@ -288,6 +306,8 @@ def _train_once(
         jax.profiler.start_trace(os.path.join(log_dir, TRACE_DIR))
         tracing = True
       ds_key, update_key, prep_key, eval_key = step_keys.at(global_step)
+      if prof:
+        t_host = clock.peek()
       batch = submission.data_selection(
         workload,
         input_queue,
@@ -303,6 +323,10 @@ def _train_once(
         not pmap_api and weights is not None and len(weights) < batch_size
       ):  # A smaller selection: pad.
         batch = pad_batch(batch, batch_size)
+      if prof:
+        t_selected = clock.peek()
+        prof.add('Data selection (host, per step)', t_selected - t_host)
+        prof_measured += t_selected - t_host
       try:
         optimizer_state, params, model_state = submission.update_params(
           workload,
@@ -320,6 +344,10 @@ def _train_once(
         )
       except spec.TrainingCompleteError:
         state['training_complete'] = True
+      if prof:
+        t_updated = clock.peek()
+        prof.add('Update parameters (host, per step)', t_updated - t_selected)
+        prof_measured += t_updated - t_selected
       global_step += 1
       state['global_step'] = global_step
       if tracing and global_step >= trace_start + trace_steps:
@@ -332,7 +360,9 @@ def _train_once(
       estimate = state['accumulated_submission_time'] + (now - segment_start)
       state['time_remaining_sec'] = budget - estimate
       out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
-      if config.eval_every_steps:
+      if config.skip_evals:  # Only the evaluation that ends the trial.
+        eval_due = False
+      elif config.eval_every_steps:
         eval_due = global_step % config.eval_every_steps == 0
       else:
         eval_due = last_eval_start is None or now - last_eval_start >= workload.eval_period_time_sec
@@ -341,6 +371,13 @@ def _train_once(
 
       # ----- Eval boundary: submission time ends once the device is done. -----
       t = clock.read(wait_for=(optimizer_state, params, model_state))
+      if prof:
+        prof.add('Device wait at the evaluation boundary (submission time)', t - now)
+        # The rest of the stretch: step keys, scheduling, the loop itself.
+        prof.add(
+          'Runner loop (keys, scheduling; submission time)', now - segment_start - prof_measured
+        )
+        prof_measured = 0.0
       last_eval_start = t
       submission_time = state['accumulated_submission_time'] + (t - segment_start)
       if submission.prepare_for_eval is not None:
@@ -358,6 +395,8 @@ def _train_once(
         )
         prepare_calls += 1
         t_prep = clock.read(wait_for=(optimizer_state, params, model_state))
+        if prof:
+          prof.add('Prepare for eval (submission time)', t_prep - t)
         submission_time += t_prep - t
         t = t_prep
       account.add('submission', submission_time - state['accumulated_submission_time'])
@@ -379,6 +418,8 @@ def _train_once(
       )
       t_eval = clock.read(wait_for=result)
       account.add('eval', t_eval - t)
+      if prof:
+        prof.add('Evaluation (untimed)', t_eval - t)
       state['accumulated_eval_time'] = previous_eval_time + account.seconds['eval']
       state['last_eval_time'] = submission_time
 
@@ -424,8 +465,16 @@ def _train_once(
             'status': status,
           }
         )
+      # Untimed (logging), before the checkpoint: a diverged state is not saved, and the
+      # check's first call (it compiles) is not charged to the submission.
+      if not _finite(result, params):  # Diverged: no later step can reach the target.
+        segment_start = clock.read()  # The account closes here: the check was logging.
+        account.add('logging', segment_start - t_eval)
+        raise NonFiniteError(f'non-finite evaluation metrics or parameters at step {global_step}')
       t_logged = clock.read()
       account.add('logging', t_logged - t_eval)
+      if prof:
+        prof.add('Logging (untimed)', t_logged - t_eval)
       state['accumulated_logging_time'] = previous_logging_time + account.seconds['logging']
       if checkpointer and (
         last_checkpoint is None or t_logged - last_checkpoint >= config.checkpoint_period_sec
@@ -451,10 +500,11 @@ def _train_once(
             },
           },
         )
+      saved = checkpointer is not None and last_checkpoint == t_logged
       segment_start = clock.read()
       account.add('checkpoint', segment_start - t_logged)
-      if not _finite(result, params):  # Diverged: no later step can reach the target.
-        raise NonFiniteError(f'non-finite evaluation metrics or parameters at step {global_step}')
+      if prof and saved:
+        prof.add('Checkpoint (untimed)', segment_start - t_logged)
   except KeyboardInterrupt:
     status = 'interrupted'  # No summary: the trial is unfinished and resumes from its checkpoint.
     raise
@@ -494,7 +544,21 @@ def _train_once(
       logger.finish()
     if log_dir and status != 'interrupted':
       trial_logs.write_json(os.path.join(log_dir, trial_logs.SUMMARY_FILE), trial.summary())
+    if prof:
+      _write_profile(prof, wall, log_dir)
   return trial
+
+
+def _write_profile(prof: Profiler, wall: float, log_dir: Optional[str]) -> None:
+  """``--profile``: the table to stderr and, with a log_dir, ``profile.txt``/``.json``."""
+  text = prof.summary(total=wall)
+  print(f'{log_dir or "trial"}:\n{text}', file=sys.stderr)
+  if log_dir:
+    with open(os.path.join(log_dir, PROFILE_FILE), 'w') as f:
+      f.write(text + '\n')
+    trial_logs.write_json(
+      os.path.join(log_dir, 'profile.json'), {'total_s': wall, 'actions': prof.report(wall)}
+    )
 
 
 def pad_batch(batch: Dict[str, Any], size: int) -> Dict[str, Any]:

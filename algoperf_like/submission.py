@@ -8,6 +8,7 @@ import importlib.machinery
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from types import ModuleType
 from typing import Callable, Optional
@@ -79,7 +80,9 @@ def _import_path(path: str, version: str) -> ModuleType:
   As AlgoPerf's runner imports a submission by its dotted module name, the folder is
   a package: relative imports (``from . import utils``) and sibling modules work, and
   so do plain ``import utils`` of a sibling, since the folder is on ``sys.path`` while
-  the submission is imported. Data files are found beside ``__file__``.
+  the submission is imported (and runs), and absolute imports of its own files by their
+  dotted path in the repository it came from (``compat.active``). Data files are found
+  beside ``__file__``.
   """
   folder = os.path.dirname(os.path.abspath(path))
   digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
@@ -98,11 +101,8 @@ def _import_path(path: str, version: str) -> ModuleType:
   if spec_ is None or spec_.loader is None or package_spec is None:
     raise SubmissionError(f'{path}: not a Python file')
   names = [package_name, module_name]
-  added_path = folder not in sys.path
   try:
-    with compat.active(version):
-      if added_path:
-        sys.path.insert(0, folder)
+    with compat.active(version, path):
       package = importlib.util.module_from_spec(package_spec)
       sys.modules[package_name] = package
       if package_spec.loader is not None:
@@ -119,10 +119,17 @@ def _import_path(path: str, version: str) -> ModuleType:
     for name in names:
       sys.modules.pop(name, None)
     raise SubmissionError(f'{path}: importing it failed: {type(e).__name__}: {e}') from None
-  finally:
-    if added_path and folder in sys.path:
-      sys.path.remove(folder)
   return module
+
+
+def _installed(name: str) -> bool:
+  from importlib import metadata
+
+  try:
+    metadata.version(name)
+    return True
+  except metadata.PackageNotFoundError:
+    return False
 
 
 def missing_requirements(path: str) -> list:
@@ -138,7 +145,13 @@ def missing_requirements(path: str) -> list:
   missing = []
   with open(req_file) as f:
     for line in f:
+      raw = line.strip()
       line = line.split('#', 1)[0].strip()
+      if raw.startswith(('-e ', '--editable')):  # A checkout: installed under its egg name?
+        egg = re.search(r'#egg=([A-Za-z0-9_.\-]+)', raw)
+        if egg and not _installed(egg.group(1)):
+          missing.append(raw.split(None, 1)[1] if ' ' in raw else raw)
+        continue
       if not line or line.startswith('-'):
         continue
       try:
@@ -156,6 +169,23 @@ def missing_requirements(path: str) -> list:
       if req.specifier and not req.specifier.contains(version, prereleases=True):
         missing.append(f'{line} (installed: {version})')
   return missing
+
+
+def _api_source(source: str, functions: list) -> str:
+  """The submission's source plus that of the files its API functions are defined in
+  (a submission may take ``update_params`` from a module of its own)."""
+  sources = [source]
+  seen = set()
+  for fn in functions:
+    try:
+      file = inspect.getsourcefile(fn) if fn is not None else None
+    except TypeError:
+      file = None
+    if file and file not in seen and os.path.isfile(file):
+      seen.add(file)
+      with open(file, encoding='utf-8', errors='replace') as f:
+        sources.append(f.read())
+  return '\n'.join(sources)
 
 
 def load_submission(path: str) -> Submission:
@@ -182,6 +212,7 @@ def load_submission(path: str) -> Submission:
       accepts_optional = _check_signature(path, name, fn)
       if name == 'update_params':
         takes_train_state = accepts_optional
+  api_source = _api_source(source, list(functions.values()) + [prepare])
   candidate = getattr(module, 'get_candidate_batch_size', None)
   if candidate is not None:
     _check_signature(path, 'get_candidate_batch_size', candidate)
@@ -191,7 +222,7 @@ def load_submission(path: str) -> Submission:
     prepare_for_eval=prepare,
     update_params_takes_train_state=takes_train_state,
     get_candidate_batch_size=candidate,
-    api=compat.detect_api(source),
+    api=compat.detect_api(api_source),
     algoperf_version=version,
     **functions,
   )
@@ -224,33 +255,49 @@ def checked_batch_size(
   return size
 
 
+# What ``get_batch_size`` raises for a workload name it does not know: published
+# submissions raise ValueError (AlgoPerf's runner retries only that) or look the name up
+# in a dict (KeyError).
+_UNKNOWN_NAME = ('ValueError', 'KeyError')
+
+
+def _unknown_name(error: SubmissionError) -> Optional[str]:
+  """The exception type of a ``get_batch_size`` failure meaning "unknown name", else None."""
+  for kind in _UNKNOWN_NAME:
+    if f') raised {kind}:' in str(error):
+      return kind
+  return None
+
+
 def resolve_batch_size(
   submission: Submission, workload: spec.Workload, device_count: int = 1
 ) -> tuple:
   """``(batch size, notice)``: ``get_batch_size(workload_name)``, checked.
 
   A ``ValueError`` (published submissions list AlgoPerf's workload names and raise on
-  any other) retries with the AlgoPerf workload the workload stands for
-  (``workload.algoperf_base_workload``), as AlgoPerf retries a variant with its base
-  name; if that raises too, the workload's ``default_batch_size`` is used. ``notice``
-  is a one-line message saying so (None when the submission answered for the name).
+  any other) or ``KeyError`` (those that look the name up in a dict) retries with the
+  AlgoPerf workload the workload stands for (``workload.algoperf_base_workload``), as
+  AlgoPerf retries a variant with its base name; if that fails the same way, the
+  workload's ``default_batch_size`` is used. ``notice`` is a one-line message saying so
+  (None when the submission answered for the name).
   """
   name = workload.workload_name
   try:
     return checked_batch_size(submission, name, device_count), None
   except SubmissionError as e:
-    if 'raised ValueError' not in str(e):
+    kind = _unknown_name(e)
+    if kind is None:
       raise
   base = getattr(workload, 'algoperf_base_workload', None)
   if base and base != name:
     try:
       size = checked_batch_size(submission, base, device_count)
-      return size, f'get_batch_size({name!r}) raised ValueError: used {base!r}: {size}'
+      return size, f'get_batch_size({name!r}) raised {kind}: used {base!r}: {size}'
     except SubmissionError as e:
-      if 'raised ValueError' not in str(e):
+      if _unknown_name(e) is None:
         raise
   size = workload.default_batch_size
   tried = f'{name!r}' + (f' and {base!r}' if base and base != name else '')
   return size, (
-    f'get_batch_size({tried}) raised ValueError: used the workload default batch size {size}'
+    f'get_batch_size({tried}) raised {kind}: used the workload default batch size {size}'
   )

@@ -56,9 +56,11 @@ def define_flags() -> absl_flags.FlagValues:
   d.DEFINE_enum(
     'best_trial',
     'eval',
-    ['eval', 'time'],
-    'Best trial per study: fewest evals to target (official code, default) '
-    'or shortest time (documentation).',
+    ['eval', 'time', 'eval_listing'],
+    'Best trial per study: fewest evals to target (official code, default; ties: the '
+    'shorter time), shortest time (documentation), or eval_listing: fewest evals, ties: '
+    "the lower trial number (AlgoPerf's code breaks ties by directory listing order; "
+    'this is its result when folders list in ascending order).',
     flag_values=fv,
   )
   d.DEFINE_enum(

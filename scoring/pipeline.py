@@ -23,7 +23,7 @@ from .targets import Targets, load_targets
 @dataclass
 class ScoringOptions:
   self_tuning: bool = False  # ruleset (budget factor, 1 trial/study)
-  best_trial: str = 'eval'  # "eval" (official code) | "time" (docs)
+  best_trial: str = 'eval'  # "eval" (official code) | "time" (docs) | "eval_listing"
   integral: str = 'trapezoid'  # "trapezoid" (official code) | "exact" (docs)
   enforce_budget: bool = False  # docs: hits after max runtime do not count
   cut: float | None = 4.0  # r > cut -> inf (None disables)
@@ -98,8 +98,8 @@ def score_logs(
 ) -> ScoringResult:
   """Apply every rule to already-read logs."""
   opts = opts or ScoringOptions()
-  if opts.best_trial not in ('eval', 'time'):
-    raise ScoringError("best_trial must be 'eval' or 'time'")
+  if opts.best_trial not in ('eval', 'time', 'eval_listing'):
+    raise ScoringError("best_trial must be 'eval', 'time' or 'eval_listing'")
   if opts.integral not in ('trapezoid', 'exact'):
     raise ScoringError("integral must be 'trapezoid' or 'exact'")
   if not opts.max_tau > opts.min_tau >= 1.0 or opts.num_points < 2:

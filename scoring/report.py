@@ -33,6 +33,11 @@ import pandas as pd
 from . import plots
 
 NOT_REACHED = 'not reached'
+_BEST_TRIAL = {
+  'eval': 'eval index (official code)',
+  'time': 'time (documentation)',
+  'eval_listing': 'eval index, ties by trial number (official code, ascending listing)',
+}
 
 
 def _fmt_time(x) -> str:
@@ -186,7 +191,7 @@ def _describe(res) -> str:
   return (
     f'Ruleset: {rs}; targets: {_shown_path(res.targets.path)} (benchmark version '
     f'{res.targets.version or "n/a"}); best trial by '
-    f'{"eval index (official code)" if o.best_trial == "eval" else "time (documentation)"}; '
+    f'{_BEST_TRIAL.get(o.best_trial, o.best_trial)}; '
     f'score = {"trapezoid on linspace(%g, %g, %d) (official code)" % (o.min_tau, o.max_tau, o.num_points) if o.integral == "trapezoid" else "exact integral (documentation)"}; '
     f'budget {"enforced" if o.enforce_budget else "not enforced (official code)"}; '
     f'time column: {o.time_column}.{ci}'

@@ -14,7 +14,12 @@ Notation: submission ``s``, workload ``w``, study ``k``, trial ``j``, eval
 
        official code (default, ``best_trial="eval"``): the trial whose i* is
        smallest (fewest evals), ties -> smaller time;  documentation
-       (``best_trial="time"``): the trial with the smallest t_j.
+       (``best_trial="time"``): the trial with the smallest t_j;
+       ``best_trial="eval_listing"``: fewest evals, ties -> the lower trial number.
+       AlgoPerf's code breaks ties by the order ``os.listdir`` gives the trial
+       folders, which the file system decides: "eval_listing" is its result when
+       they are listed in ascending order; "eval" its result when the fastest of
+       the tied trials comes first, and it does not depend on any order.
        t_{s,w,k} = t_{j_best}  (+inf when no trial reached the target).
 
 3. Workload time (:func:`workload_times`): ``t_{s,w} = median_k t_{s,w,k}``
@@ -128,9 +133,14 @@ def trial_times(
 
 def study_times(trial_df: pd.DataFrame, best_trial: str = 'eval') -> pd.DataFrame:
   """Best trial per (submission, workload, study); see module docstring."""
-  if best_trial not in ('eval', 'time'):
-    raise ValueError("best_trial must be 'eval' or 'time'")
-  order = ['eval', 'time_to_target'] if best_trial == 'eval' else ['time_to_target', 'eval']
+  orders = {
+    'eval': ['eval', 'time_to_target'],
+    'time': ['time_to_target', 'eval'],
+    'eval_listing': ['eval'],  # Then the trial number (below).
+  }
+  if best_trial not in orders:
+    raise ValueError(f'best_trial must be one of {", ".join(orders)}')
+  order = orders[best_trial]
   df = trial_df.copy()
   df['_miss'] = ~df['reached']
   df['_tnum'] = df['trial'].str.extract(r'(\d+)', expand=False).astype(float)

@@ -186,11 +186,13 @@ def test_requirements_txt_names_what_is_missing(tmp_path):
   (tmp_path / 'submission.py').write_text(FIVE_FUNCTIONS)
   (tmp_path / 'requirements.txt').write_text(
     '# comment\nnumpy\nno-such-package-xyz>=1\noptax>=99\n'
+    '-e git+https://example.org/x.git@abc#egg=no_such_checkout\n'
   )
   missing = missing_requirements(str(tmp_path / 'submission.py'))
   assert missing[0] == 'no-such-package-xyz>=1'
   assert missing[1].startswith('optax>=99 (installed: ')
-  assert len(missing) == 2
+  assert missing[2] == 'git+https://example.org/x.git@abc#egg=no_such_checkout'
+  assert len(missing) == 3
 
 
 def test_get_batch_size_falls_back_to_the_base_workload_then_the_default(tmp_path):
@@ -206,8 +208,18 @@ def test_get_batch_size_falls_back_to_the_base_workload_then_the_default(tmp_pat
   size, notice = resolve_batch_size(submission, fastmri)
   assert size == fastmri.default_batch_size
   assert 'workload default batch size' in notice and '\n' not in notice
-  (tmp_path / 'bad.py').write_text(FIVE_FUNCTIONS.replace('raise ValueError', 'raise KeyError'))
-  with pytest.raises(SubmissionError, match='KeyError'):
+  # A dict lookup of the name (AlgoPerf's development algorithms) falls back the same way.
+  (tmp_path / 'table.py').write_text(
+    FIVE_FUNCTIONS.replace(
+      "  if workload_name == 'mnist':\n    return 16\n", "  return {'mnist': 24}[workload_name]\n"
+    )
+  )
+  assert resolve_batch_size(load_submission(str(tmp_path / 'table.py')), mnist1d) == (
+    24,
+    "get_batch_size('mnist1d') raised KeyError: used 'mnist': 24",
+  )
+  (tmp_path / 'bad.py').write_text(FIVE_FUNCTIONS.replace('raise ValueError', 'raise TypeError'))
+  with pytest.raises(SubmissionError, match='TypeError'):
     resolve_batch_size(load_submission(str(tmp_path / 'bad.py')), fastmri)
 
 
@@ -287,8 +299,9 @@ def test_algoperf_flags_are_accepted(tmp_path, capsys):
   trials = [json.loads(line) for line in out.splitlines()]
   assert [t['trial'] for t in trials] == [2, 3]  # 0-based hparam indices 1 and 2.
   assert all(re.search(r'/x-\d{4}(-\d{2}){5}/', t['log_dir']) for t in trials)
-  for flag in ('profile', 'torch_compile', 'skip_evals'):
-    assert f'--{flag}: accepted, ignored' in err
+  assert '--torch_compile: accepted, ignored' in err
+  for flag in ('profile', 'skip_evals', 'save_intermediate_checkpoints'):  # They act.
+    assert f'--{flag}: accepted, ignored' not in err
 
 
 @pytest.mark.skipif(_HAS_WANDB, reason='wandb is installed')
@@ -588,3 +601,166 @@ def test_v05_pmap_submission_with_a_sibling_module_trains(tmp_path, data_dir):
     meta = json.load(f)
   assert (meta['submission_api'], meta['algoperf_version']) == ('pmap', '0.5')
   assert meta['global_batch_size'] == 32
+
+
+# ----- What published submissions import, beyond spec. -----
+def _write_tree(root, files):
+  for rel, text in files.items():
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+
+
+def test_absolute_imports_of_the_submissions_own_files_resolve(tmp_path):
+  """AlgoPerf imports a submission by its dotted path from the repository root, so
+  submissions import their own files that way (``algorithms.target_setting_algorithms.
+  jax_submission_base``; a leaderboard's ``submissions.<team>.<name>.helper``)."""
+  _write_tree(
+    tmp_path / 'repo',
+    {
+      'algorithms/__init__.py': '',
+      'algorithms/shared/base.py': 'import jax\nSTEP = jax.pmap(lambda x: x)\n' + FIVE_FUNCTIONS,
+      'algorithms/shared/opt/submission.py': """
+        from algoperf import spec
+        from algorithms.shared.base import (get_batch_size, init_optimizer_state,
+                                            update_params, data_selection)
+        from submissions.v05.team_7.opt.helper import SCALE
+        """,
+      'algorithms/shared/opt/helper.py': 'SCALE = 5\n',
+    },
+  )
+  path = tmp_path / 'repo' / 'algorithms' / 'shared' / 'opt' / 'submission.py'
+  submission = load_submission(str(path))
+  assert submission.module.SCALE == 5
+  assert submission.update_params.__module__ == 'algorithms.shared.base'
+  assert submission.api == 'pmap'  # Detected in the file that defines update_params.
+  # Served only while the submission is active, and back when it is again.
+  assert 'algorithms' not in sys.modules and 'submissions' not in sys.modules
+  with compat.active('0.6', str(path)):
+    assert sys.modules['algorithms.shared.base'].init_optimizer_state is (
+      submission.init_optimizer_state
+    )
+  with pytest.raises(ImportError):
+    import algorithms  # noqa: F401
+
+
+def test_two_submissions_with_a_utils_module_each_see_their_own(tmp_path):
+  for name, value in (('a', 1), ('b', 2)):
+    _write_tree(
+      tmp_path / name,
+      {'utils.py': f'VALUE = {value}\n', 'submission.py': 'import utils\n' + FIVE_FUNCTIONS},
+    )
+  a = load_submission(str(tmp_path / 'a' / 'submission.py'))
+  b = load_submission(str(tmp_path / 'b' / 'submission.py'))
+  assert (a.module.utils.VALUE, b.module.utils.VALUE) == (1, 2)
+  assert 'utils' not in sys.modules
+  with compat.active('0.6', a.path):
+    import utils
+
+    assert utils.VALUE == 1  # A lazy import while it trains finds its own.
+
+
+def test_algoperf_utility_modules_offer_the_names_submissions_import():
+  with compat.active():
+    from algoperf import checkpoint_utils, halton, jax_utils, logger_utils, profiler, pytorch_utils
+    from algoperf import random_utils as ru
+    from algoperf.workloads import workloads
+    from algorithmic_efficiency.data_utils import cycle
+
+    use_ddp, rank, _, n_devices = pytorch_utils.pytorch_setup()
+    assert (use_ddp, rank, n_devices) == (False, 0, jax.local_device_count())
+    assert workloads.get_base_workload_name('mnist1d') == 'mnist'
+    assert workloads.get_base_workload_name('imagenet_resnet_gelu') == 'imagenet_resnet'
+    assert ru.PRNGKey(-1).shape == (2,)  # Signed int32 seeds, as AlgoPerf draws them.
+    assert len(halton.generate_search({'lr': {'min': 0.1, 'max': 1.0, 'scaling': 'log'}}, 3)) == 3
+    assert list(zip(range(3), cycle([(1, 2)])))[2][1] == {'inputs': 1, 'targets': 2}
+    with pytest.raises(NotImplementedError, match='runner checkpoints'):
+      checkpoint_utils.save_checkpoint()
+    assert callable(logger_utils.write_hparams)
+    prof = profiler.Profiler()
+    with prof.profile('step'):
+      pass
+    assert prof.report()[0]['calls'] == 1 and 'step' in prof.summary()
+    # Dropout with a traced rate, as AlgoPerf's JAX models call it.
+    layer = jax_utils.Dropout(rate=0.5, deterministic=False)
+    x = jnp.ones((4, 8))
+    out = jax.jit(lambda r: layer.apply({}, x, rate=r, rngs={'dropout': jax.random.PRNGKey(0)}))(
+      0.5
+    )
+    assert set(jnp.unique(out).tolist()) <= {0.0, 2.0}
+    # jnp.clip's a_min/a_max, which AlgoPerf v0.6's pinned JAX still took.
+    assert jnp.clip(jnp.arange(4.0), a_min=1.0, a_max=2.0).tolist() == [1.0, 1.0, 2.0, 2.0]
+
+
+# ----- AlgoPerf's flags that act: --profile, --save_intermediate_checkpoints, --skip_evals. -----
+def _noop_run(tmp_path, data_dir, capsys, name, extra):
+  folder = tmp_path / 'noop'
+  folder.mkdir(exist_ok=True)
+  (folder / 'submission.py').write_text(FIVE_FUNCTIONS)
+  rc, _, err = _run(
+    [
+      '--workload=mnist1d',
+      f'--submission_path={folder / "submission.py"}',
+      '--tuning_ruleset=self',
+      '--num_studies=1',
+      '--max_global_steps=6',
+      '--eval_every_steps=2',
+      '--max_runtime_sec=1e9',
+      f'--experiment_dir={tmp_path}',
+      f'--experiment_name={name}',
+      f'--data_dir={data_dir}',
+    ]
+    + extra,
+    capsys,
+  )
+  assert rc == 0, err[-2000:]
+  return tmp_path / name / 'study_0' / 'mnist1d_jax' / 'trial_1', err
+
+
+def test_profile_and_intermediate_checkpoints_and_skip_evals_act(tmp_path, data_dir, capsys):
+  trial, err = _noop_run(
+    tmp_path, data_dir, capsys, 'all', ['--profile', '--save_intermediate_checkpoints']
+  )
+  assert [r['global_step'] for r in _eval_rows(trial)] == ['2', '4', '6']
+  steps = sorted(d for d in os.listdir(trial / 'checkpoints') if d.startswith('step_'))
+  assert steps == ['step_2', 'step_4', 'step_6']  # Every checkpoint kept.
+  with open(trial / 'profile.json') as f:
+    actions = {a['action']: a for a in json.load(f)['actions']}
+  assert actions['Update parameters (host, per step)']['calls'] == 6
+  assert actions['Data selection (host, per step)']['calls'] == 6
+  assert actions['Evaluation (untimed)']['calls'] == 3
+  assert actions['Checkpoint (untimed)']['calls'] == 3
+  assert 'Profiler report' in (trial / 'profile.txt').read_text() and 'Profiler report' in err
+
+  trial, _ = _noop_run(tmp_path, data_dir, capsys, 'skip', ['--skip_evals'])
+  assert [r['global_step'] for r in _eval_rows(trial)] == ['6']  # Only the final evaluation.
+  assert not (trial / 'profile.txt').exists()
+
+
+@pytest.mark.parametrize(
+  'keep_all, kept', [(False, ['step_3']), (True, ['step_1', 'step_2', 'step_3'])]
+)
+def test_intermediate_checkpoints_are_kept_only_when_asked(tmp_path, keep_all, kept):
+  from algoperf_like.checkpoints import TrialCheckpointer
+
+  checkpointer = TrialCheckpointer(str(tmp_path), keep_all=keep_all)
+  for step in (1, 2, 3):
+    checkpointer.save((None, {'w': jnp.full((2,), float(step))}, None), {'global_step': step})
+  assert sorted(d for d in os.listdir(tmp_path / 'checkpoints') if d.startswith('step_')) == kept
+  (_, params, _), record = checkpointer.restore((None, {'w': jnp.zeros((2,))}, None))
+  assert record['global_step'] == 3 and float(params['w'][0]) == 3.0
+
+
+def test_check_shows_the_api_generation_and_the_requirements(tmp_path, capsys):
+  (tmp_path / 'submission.py').write_text(
+    'import jax\nfrom algorithmic_efficiency import spec\nSTEP = jax.pmap(lambda x: x)\n'
+    + FIVE_FUNCTIONS
+  )
+  (tmp_path / 'requirements.txt').write_text('numpy\nno-such-package-xyz>=1\n')
+  cli.main(['check', f'--submission_path={tmp_path}', '--tuning_ruleset=self', '--nosmoke'])
+  out, err = capsys.readouterr()
+  assert 'AlgoPerf 0.5 pmap API, detected' in out, out
+  assert 'requirements.txt: not installed: no-such-package-xyz>=1' in err
+  (tmp_path / 'requirements.txt').write_text('numpy\n')
+  cli.main(['check', f'--submission_path={tmp_path}', '--tuning_ruleset=self', '--nosmoke'])
+  assert 'every listed requirement is installed' in capsys.readouterr().err

@@ -104,6 +104,17 @@ def test_best_trial_official_eval_index_vs_documented_time():
   assert off['n_trials'] == 3 and off['n_reached'] == 2
 
 
+def test_tied_eval_index_shorter_time_or_trial_number():
+  # trial_1 and trial_2 reach the target at the same eval: "eval" takes the shorter time,
+  # "eval_listing" the lower trial number (AlgoPerf's code on an ascending listing),
+  # in whatever order the rows come.
+  rows = [('study_0', 'trial_2', 1, 17.0), ('study_0', 'trial_1', 1, 37.0)]
+  for order in (rows, rows[::-1]):
+    df = _trial_df(order)
+    assert rules.study_times(df, 'eval').iloc[0]['best_trial'] == 'trial_2'
+    assert rules.study_times(df, 'eval_listing').iloc[0]['best_trial'] == 'trial_1'
+
+
 def test_study_without_hit_is_inf_and_median_semantics():
   df = _trial_df(
     [

@@ -129,11 +129,8 @@ TRACE_STEPS = 10  # Steps that --capture_jax_trace records.
 IGNORED_FLAGS = {
   'imagenet_v2_data_dir': 'no ImageNet workload here',
   'librispeech_tokenizer_vocab_path': 'no LibriSpeech workload here',
-  'profile': "AlgoPerf's profiler is not implemented",
-  'skip_evals': 'evaluations decide time to target; they always run',
   'torch_compile': 'JAX only',
   'pytorch_eval_num_workers': 'JAX only',
-  'save_intermediate_checkpoints': 'only the latest checkpoint of a trial is kept',
 }
 
 
@@ -206,10 +203,31 @@ def define_algoperf_flags(fv: absl_flags.FlagValues) -> None:
     lower_bound=0,
     flag_values=fv,
   )
+  d.DEFINE_boolean(
+    'profile',
+    False,
+    "Time each phase of every trial (set-up, the submission's host time per step, the "
+    'device wait at evaluations, prepare_for_eval, evaluation, logging, checkpoints): a '
+    "table in the trial's profile.txt (rows in profile.json) and on stderr.",
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'skip_evals',
+    False,
+    'Evaluate only once, when the trial ends (max_global_steps, the budget, or '
+    'TrainingCompleteError), not on the eval schedule; time to target is then only '
+    'seen at the end: not for scoring.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'save_intermediate_checkpoints',
+    False,
+    "Keep every checkpoint (the trial's checkpoints/step_N/), not only the latest "
+    '(AlgoPerf keeps every one by default).',
+    flag_values=fv,
+  )
   for name, why in IGNORED_FLAGS.items():
-    if name in ('save_intermediate_checkpoints', 'profile'):
-      d.DEFINE_boolean(name, False, f'Accepted, ignored: {why}.', flag_values=fv)
-    elif name in ('skip_evals', 'torch_compile'):
+    if name == 'torch_compile':
       d.DEFINE_boolean(name, False, f'Accepted, ignored: {why}.', flag_values=fv)
     elif name == 'pytorch_eval_num_workers':
       d.DEFINE_integer(name, 0, f'Accepted, ignored: {why}.', flag_values=fv)
@@ -425,6 +443,9 @@ def run_plan(plan, fv, executor) -> int:
     algoperf_version=None if fv.algoperf_version == 'auto' else fv.algoperf_version,
     capture_jax_trace_steps=TRACE_STEPS if fv.capture_jax_trace else 0,
     wandb_mode=fv.wandb_mode if fv.use_wandb else None,
+    skip_evals=fv.skip_evals,
+    save_intermediate_checkpoints=fv.save_intermediate_checkpoints,
+    profile=fv.profile,
   )
   finished, to_run = sweep.split_finished(plan)
   for trial in finished:

@@ -39,3 +39,16 @@ def shard_and_maybe_pad_np(
     value = pad(value, target - size, 0.0 if key == 'weights' else padding_value)
     out[key] = value.reshape((n, -1) + value.shape[1:])
   return out
+
+
+def cycle(iterable, keys=('inputs', 'targets'), custom_sampler=False, use_mixup=False, **_):
+  """Iterate over ``iterable`` again and again; items that are tuples become dicts with
+  ``keys`` (as AlgoPerf's PyTorch pipelines yield them). ``custom_sampler`` and mixup
+  are PyTorch-only: refused."""
+  if custom_sampler or use_mixup:
+    raise NotImplementedError(
+      'algoperf.data_utils.cycle: custom samplers and mixup are PyTorch only'
+    )
+  while True:
+    for item in iterable:
+      yield dict(zip(keys, item)) if isinstance(item, (tuple, list)) else item

@@ -1,0 +1,1 @@
+"""AlgoPerf's ``workloads`` package, as far as submissions use it (``workloads.workloads``)."""
