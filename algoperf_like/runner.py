@@ -49,6 +49,8 @@ class RunConfig:
 
   Attributes:
     data_dir: TFDS data directory of the workload.
+    imagenet_v2_data_dir: where the ImageNet workloads read their test split (ImageNet-v2);
+      None: from ``data_dir``.
     tuning_ruleset: 'external' or 'self' (self-tuning gets 1.5x the budget).
     max_global_steps: stop after this many steps (None: no limit).
     eval_every_steps: evaluate every N steps instead of every
@@ -81,6 +83,7 @@ class RunConfig:
   """
 
   data_dir: Optional[str] = None
+  imagenet_v2_data_dir: Optional[str] = None
   tuning_ruleset: str = 'external'
   max_global_steps: Optional[int] = None
   eval_every_steps: Optional[int] = None
@@ -413,7 +416,7 @@ def _train_once(
         eval_model_state,
         eval_key,
         config.data_dir,
-        None,
+        config.imagenet_v2_data_dir,
         global_step,
       )
       t_eval = clock.read(wait_for=result)

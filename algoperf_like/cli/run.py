@@ -127,7 +127,6 @@ def define_flags() -> absl_flags.FlagValues:
 TRACE_STEPS = 10  # Steps that --capture_jax_trace records.
 # AlgoPerf flags accepted for compatibility that change nothing here, and why.
 IGNORED_FLAGS = {
-  'imagenet_v2_data_dir': 'no ImageNet workload here',
   'librispeech_tokenizer_vocab_path': 'no LibriSpeech workload here',
   'torch_compile': 'JAX only',
   'pytorch_eval_num_workers': 'JAX only',
@@ -433,6 +432,7 @@ def run_plan(plan, fv, executor) -> int:
 
   config = runner.RunConfig(
     data_dir=fv.data_dir,
+    imagenet_v2_data_dir=fv.imagenet_v2_data_dir,
     tuning_ruleset=fv.tuning_ruleset,
     max_global_steps=fv.max_global_steps,
     eval_every_steps=fv.eval_every_steps,
