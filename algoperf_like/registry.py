@@ -58,12 +58,27 @@ WORKLOADS: Dict[str, WorkloadFactory] = {
 }
 
 # AlgoPerf v0.6's own workloads at full scale (data from --data_dir; GPU/TPU hosts).
-FULL_SCALE: Dict[str, WorkloadFactory] = {}
+FULL_SCALE: Dict[str, WorkloadFactory] = {
+  'librispeech_conformer': f'{_WL}.librispeech_conformer.workload:LibriSpeechConformerWorkload',
+  'librispeech_conformer_attention_temperature': (
+    f'{_WL}.librispeech_conformer.workload:LibriSpeechConformerAttentionTemperatureWorkload'
+  ),
+  'librispeech_conformer_gelu': f'{_WL}.librispeech_conformer.workload:LibriSpeechConformerGeluWorkload',
+  'librispeech_conformer_layernorm': f'{_WL}.librispeech_conformer.workload:LibriSpeechConformerLayerNormWorkload',
+  'librispeech_deepspeech': f'{_WL}.librispeech_deepspeech.workload:LibriSpeechDeepSpeechWorkload',
+  'librispeech_deepspeech_no_resnet': f'{_WL}.librispeech_deepspeech.workload:LibriSpeechDeepSpeechNoResNetWorkload',
+  'librispeech_deepspeech_norm_and_spec_aug': (
+    f'{_WL}.librispeech_deepspeech.workload:LibriSpeechDeepSpeechNormAndSpecAugWorkload'
+  ),
+  'librispeech_deepspeech_tanh': f'{_WL}.librispeech_deepspeech.workload:LibriSpeechDeepSpeechTanhWorkload',
+}
 WORKLOADS.update(FULL_SCALE)
 
 # Datasets that `algoperf-like datasets prepare` knows: name -> 'module:function' (see
 # algoperf_like.datasets), and the full-scale workloads that read each.
-DATASETS: Dict[str, str] = {}
+DATASETS: Dict[str, str] = {
+  'librispeech': f'{_WL}.librispeech.prepare:prepare',
+}
 
 # Named groups of workloads, accepted wherever a workload name is.
 SUITES: Dict[str, List[str]] = {

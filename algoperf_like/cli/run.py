@@ -128,7 +128,6 @@ TRACE_STEPS = 10  # Steps that --capture_jax_trace records.
 # AlgoPerf flags accepted for compatibility that change nothing here, and why.
 IGNORED_FLAGS = {
   'imagenet_v2_data_dir': 'no ImageNet workload here',
-  'librispeech_tokenizer_vocab_path': 'no LibriSpeech workload here',
   'profile': "AlgoPerf's profiler is not implemented",
   'skip_evals': 'evaluations decide time to target; they always run',
   'torch_compile': 'JAX only',
@@ -204,6 +203,13 @@ def define_algoperf_flags(fv: absl_flags.FlagValues) -> None:
     None,
     'Run only the trials whose 0-based index in the study is below this (AlgoPerf).',
     lower_bound=0,
+    flag_values=fv,
+  )
+  d.DEFINE_string(
+    'librispeech_tokenizer_vocab_path',
+    None,
+    'The SentencePiece model of the LibriSpeech workloads (default: '
+    'data_dir/spm_model.vocab, where datasets prepare writes it).',
     flag_values=fv,
   )
   for name, why in IGNORED_FLAGS.items():
