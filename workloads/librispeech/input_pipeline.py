@@ -33,6 +33,7 @@ import math
 import os
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+import jax
 import numpy as np
 
 from algoperf_like.workloads.common import full_scale
@@ -128,6 +129,8 @@ def train_batches(
     del out['weights']
     return place(out) if place else out
 
+  if isinstance(data_rng, jax.Array) and jax.dtypes.issubdtype(data_rng.dtype, jax.dtypes.prng_key):
+    data_rng = jax.random.key_data(data_rng)  # A typed key: its raw words.
   return TrainBatches(
     {'index': np.arange(len(loader.ids))},
     global_batch_size,

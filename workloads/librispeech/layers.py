@@ -55,7 +55,8 @@ class BatchNorm(nn.Module):
 
   ``use_running_average``: normalise with ``batch_stats`` (evaluation); otherwise with
   the batch's masked mean and variance, folded into the running averages when
-  ``update_stats``.
+  ``update_stats``. The running averages keep their shape ``[dim]`` (AlgoPerf's turn into
+  ``[1, 1, dim]`` at the first update, the same values, and a retrace).
   """
 
   dim: int
@@ -76,9 +77,10 @@ class BatchNorm(nn.Module):
       count = jnp.maximum(jnp.sum(jnp.ones_like(x) * valid, axis=axes, keepdims=True), 1.0)
       mean = jnp.sum(x * valid, axis=axes, keepdims=True) / count
       var = jnp.sum((x - mean) * (x - mean) * valid, axis=axes, keepdims=True) / count
-      if update_stats:
-        ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
-        ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+      if update_stats:  # Kept of shape [dim] (AlgoPerf's become [1, 1, dim] here).
+        m = self.momentum
+        ra_mean.value = m * ra_mean.value + (1 - m) * mean.reshape(self.dim)
+        ra_var.value = m * ra_var.value + (1 - m) * var.reshape(self.dim)
     y = (x - mean) * ((1 + scale) / jnp.sqrt(var + self.epsilon)) + bias
     return y * valid
 
