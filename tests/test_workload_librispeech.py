@@ -197,14 +197,20 @@ def test_greedy_decoding_and_wer(prepared):
   targets = np.zeros((2, 32), np.int32)
   target_paddings = np.ones((2, 32), np.float32)
   targets[:, : len(ref)], target_paddings[:, : len(ref)] = ref, 0.0
-  errors, words = metrics.word_errors(
-    decoded, decoded_paddings, targets, target_paddings, np.array([1.0, 0.0]), tokenizer
-  )
-  assert (errors, words) == (2.0, 6.0)  # CAT -> DOG, A deleted; the padded example ignored.
-  errors, words = metrics.word_errors(
-    decoded, decoded_paddings, targets, target_paddings, np.array([1.0, 1.0]), tokenizer
-  )
-  assert (errors, words) == (8.0, 12.0)  # The second decodes to nothing: 6 deletions.
+  args = (decoded, decoded_paddings, targets, target_paddings)
+  # The padded example is ignored; CAT -> DOG and A deleted; the second utterance decodes
+  # to nothing (6 deletions). AlgoPerf's text has 2 more words each (algoperf_text).
+  assert metrics.word_errors(*args, np.array([1.0, 0.0]), tokenizer, False) == (2.0, 6.0)
+  assert metrics.word_errors(*args, np.array([1.0, 1.0]), tokenizer, False) == (8.0, 12.0)
+  assert metrics.word_errors(*args, np.array([1.0, 0.0]), tokenizer) == (2.0, 8.0)
+  assert metrics.word_errors(*args, np.array([1.0, 1.0]), tokenizer) == (8.0, 16.0)
+
+
+def test_wer_text_is_algoperf_s():
+  """What ``str(tf.constant(text))`` gives, the text AlgoPerf's WER compares."""
+  assert metrics.algoperf_text('THE CAT') == "tf.Tensor(b'THE CAT', shape=(), dtype=string)"
+  assert metrics.algoperf_text("DON'T") == 'tf.Tensor(b"DON\'T", shape=(), dtype=string)'
+  assert metrics.algoperf_text('') == "tf.Tensor(b'', shape=(), dtype=string)"
 
 
 def _compiled(fn, *args):

@@ -8,7 +8,9 @@
   AlgoPerf's tf-text tokenizer with ``add_eos=True`` writes the targets.
 - WER: greedy CTC decoding (best path, repeats merged, blanks dropped), both the
   decoding and the reference detokenized to text, word-level Levenshtein distance summed
-  over utterances over the total number of reference words.
+  over utterances over the total number of reference words; the text compared is
+  AlgoPerf's, the printed form of a TensorFlow string tensor (:func:`algoperf_text`),
+  since AlgoPerf's WER targets were set on it.
 """
 
 from __future__ import annotations
@@ -78,6 +80,18 @@ def detokenize(tokenizer, ids: Sequence[int]) -> str:
   return tokenizer.decode([int(i) for i in ids])
 
 
+def algoperf_text(text: str) -> str:
+  """``text`` as AlgoPerf's WER sees it: the ``str`` of a TensorFlow string tensor.
+
+  AlgoPerf (JAX and PyTorch alike) compares ``str(tokenizer.detokenize(ids))``, which for
+  tf-text's tokenizer is ``"tf.Tensor(b'THE CAT', shape=(), dtype=string)"``: two more
+  words per utterance (``shape=(),`` and ``dtype=string)``, always matched) and the first
+  and last words glued to the wrapper (the quote is ``"`` when the text has an apostrophe
+  and no double quote, as Python writes bytes). Its WER targets were set on this text.
+  """
+  return f'tf.Tensor({text.encode("utf-8")!r}, shape=(), dtype=string)'
+
+
 def word_errors(
   decoded: np.ndarray,
   decoded_paddings: np.ndarray,
@@ -85,15 +99,21 @@ def word_errors(
   target_paddings: np.ndarray,
   weights: np.ndarray,
   tokenizer,
+  as_algoperf: bool = True,
 ) -> Tuple[float, float]:
   """``(word errors, reference words)`` summed over the real examples (``weights > 0``).
 
-  A reference of no words counts as one word, as in AlgoPerf.
+  Each utterance: the first ``sum(paddings == 0)`` ids of the decoding and of the
+  reference, detokenized, split on whitespace, word-level Levenshtein distance.
+  ``as_algoperf``: on :func:`algoperf_text` of both, exactly AlgoPerf's numbers
+  (otherwise on the plain text, where an empty reference counts one word).
   """
   errors = words = 0.0
   for i in np.flatnonzero(np.asarray(weights) > 0):
     hyp = detokenize(tokenizer, decoded[i][: int(np.sum(decoded_paddings[i] == 0))])
     ref = detokenize(tokenizer, targets[i][: int(np.sum(target_paddings[i] == 0))])
+    if as_algoperf:
+      hyp, ref = algoperf_text(hyp), algoperf_text(ref)
     ref_words: List[str] = ref.split()
     errors += common_metrics.edit_distance(hyp.split(), ref_words)
     words += max(len(ref_words), 1)

@@ -9,7 +9,11 @@ model and SpecAugment in training. Data: AlgoPerf's preprocessed LibriSpeech in
 utterance, normalised by the number of target tokens. Metric: word error rate of greedy
 CTC decodings, detokenized with the SentencePiece model of
 ``--librispeech_tokenizer_vocab_path`` (default ``data_dir/spm_model.vocab``).
-Evaluation metrics, as AlgoPerf names them: ``ctc_loss`` and ``wer``.
+Evaluation metrics, as AlgoPerf names them: ``ctc_loss`` and ``wer``; the WER is
+AlgoPerf's number, which compares the printed form of TensorFlow string tensors (two
+extra, always-matching words per utterance; see
+:func:`~algoperf_like.workloads.librispeech.metrics.algoperf_text`), since AlgoPerf's
+targets were set on it.
 
 Variants (AlgoPerf v0.6): ``librispeech_conformer_attention_temperature`` (attention
 output times 1.6), ``librispeech_conformer_layernorm`` (no LayerNorm after each block),
@@ -21,7 +25,9 @@ last batch only to a multiple of the device count, and each padded example count
 reference word); the greedy decoder compacts each utterance's labels on its own (AlgoPerf's
 batched compaction can put a stray label at the start of the first utterance of a batch
 when that one decodes to nothing); with no tokenizer AlgoPerf reports a WER of 0, here
-evaluation raises.
+evaluation raises; ``loss_fn``'s ``mask_batch`` is a ``[B]`` weight per example (AlgoPerf's
+fails to broadcast a ``[B]`` mask against the ``[B, N]`` target paddings); BatchNorm's
+running averages keep their shape ``[dim]``.
 """
 
 from __future__ import annotations
