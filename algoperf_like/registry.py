@@ -86,6 +86,18 @@ FULL_SCALE: Dict[str, WorkloadFactory] = {
   'fastmri_model_size': f'{_WL}.fastmri.workload:FastMRIModelSizeWorkload',
   'fastmri_tanh': f'{_WL}.fastmri.workload:FastMRITanhWorkload',
   'mnist': f'{_WL}.mnist.workload:MnistWorkload',
+  'librispeech_conformer': f'{_WL}.librispeech_conformer.workload:LibriSpeechConformerWorkload',
+  'librispeech_conformer_attention_temperature': (
+    f'{_WL}.librispeech_conformer.workload:LibriSpeechConformerAttentionTemperatureWorkload'
+  ),
+  'librispeech_conformer_gelu': f'{_WL}.librispeech_conformer.workload:LibriSpeechConformerGeluWorkload',
+  'librispeech_conformer_layernorm': f'{_WL}.librispeech_conformer.workload:LibriSpeechConformerLayerNormWorkload',
+  'librispeech_deepspeech': f'{_WL}.librispeech_deepspeech.workload:LibriSpeechDeepSpeechWorkload',
+  'librispeech_deepspeech_no_resnet': f'{_WL}.librispeech_deepspeech.workload:LibriSpeechDeepSpeechNoResNetWorkload',
+  'librispeech_deepspeech_norm_and_spec_aug': (
+    f'{_WL}.librispeech_deepspeech.workload:LibriSpeechDeepSpeechNormAndSpecAugWorkload'
+  ),
+  'librispeech_deepspeech_tanh': f'{_WL}.librispeech_deepspeech.workload:LibriSpeechDeepSpeechTanhWorkload',
 }
 WORKLOADS.update(FULL_SCALE)
 
@@ -99,6 +111,7 @@ DATASETS: Dict[str, str] = {
   'cifar': f'{_WL}.cifar.prepare:prepare',
   'fastmri': f'{_WL}.fastmri.prepare:prepare',
   'mnist': f'{_WL}.mnist.prepare:prepare',
+  'librispeech': f'{_WL}.librispeech.prepare:prepare',
 }
 
 # Named groups of workloads, accepted wherever a workload name is.

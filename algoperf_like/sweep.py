@@ -51,6 +51,9 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
     else:
       shutil.rmtree(trial.log_dir)
   workload = get_workload(trial.workload, job.config.data_dir)
+  vocab_path = (job.flags or {}).get('librispeech_tokenizer_vocab_path')
+  if vocab_path and hasattr(workload, 'tokenizer_vocab_path'):  # The LibriSpeech workloads.
+    workload.tokenizer_vocab_path = vocab_path
   submission = load_submission(trial.submission_path)
   start = time.monotonic()
   result = train_once(

@@ -127,7 +127,6 @@ def define_flags() -> absl_flags.FlagValues:
 TRACE_STEPS = 10  # Steps that --capture_jax_trace records.
 # AlgoPerf flags accepted for compatibility that change nothing here, and why.
 IGNORED_FLAGS = {
-  'librispeech_tokenizer_vocab_path': 'no LibriSpeech workload here',
   'torch_compile': 'JAX only',
   'pytorch_eval_num_workers': 'JAX only',
 }
@@ -223,6 +222,20 @@ def define_algoperf_flags(fv: absl_flags.FlagValues) -> None:
     False,
     "Keep every checkpoint (the trial's checkpoints/step_N/), not only the latest "
     '(AlgoPerf keeps every one by default).',
+    flag_values=fv,
+  )
+  d.DEFINE_string(
+    'imagenet_v2_data_dir',
+    None,
+    'Where the ImageNet workloads read their test split, ImageNet-v2 (TFDS '
+    'imagenet_v2/matched-frequency; default: --data_dir).',
+    flag_values=fv,
+  )
+  d.DEFINE_string(
+    'librispeech_tokenizer_vocab_path',
+    None,
+    'The SentencePiece model of the LibriSpeech workloads (default: '
+    'data_dir/spm_model.vocab, where datasets prepare writes it).',
     flag_values=fv,
   )
   for name, why in IGNORED_FLAGS.items():
