@@ -130,6 +130,8 @@ SUITES: Dict[str, List[str]] = {
   # base/variant pair, as AlgoPerf's held-out variants are, so that get_batch_size and the
   # training step meet a second workload name and model.
   'smoke': ['mnist1d', 'mnist1d_gelu'],
+  # AlgoPerf v0.6's workloads at full scale, base workloads and variants.
+  'algoperf_v06': sorted(FULL_SCALE),
 }
 DEFAULT_SUITE = 'cpu_qualification'  # What the suite command runs.
 

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import jax
 import pytest
@@ -19,6 +20,16 @@ def test_json_lists_every_workload_with_every_field(capsys):
     assert d['num_params'] > 0 and d['num_model_state'] >= 0, d
     assert d['metric_direction'] in ('min', 'max')
     assert d['full_scale'] == (d['name'] in registry.FULL_SCALE)
+  # The README's table of the full-scale workloads says what --json says.
+  readme = open(os.path.join(os.path.dirname(__file__), '..', 'README.md')).read()
+  rows = readme.split('<!-- full-scale-table:')[1].split('\n\n')[0].splitlines()[3:]
+  shown = {r.split('|')[1].strip(' `'): [c.strip() for c in r.split('|')[3:5]] for r in rows}
+  full = {d['name']: d for d in described if d['full_scale']}
+  assert set(shown) == set(full)
+  for name, (params, state) in shown.items():
+    assert (
+      params == f'{full[name]["num_params"]:,}' and state == f'{full[name]["num_model_state"]:,}'
+    )
 
 
 @pytest.mark.parametrize('name', ['mnist1d', 'ogbg_motifs'])

@@ -8,18 +8,15 @@ the name up to the variant suffix.
 
 from __future__ import annotations
 
-BASE_WORKLOADS = (
-  'criteo1tb',
-  'fastmri',
-  'imagenet_resnet',
-  'imagenet_vit',
-  'librispeech_conformer',
-  'librispeech_deepspeech',
-  'ogbg',
-  'wmt',
-  'mnist',
-  'cifar',
-)
+
+def _base_workloads():
+  from algoperf_like.workloads import targets
+
+  # AlgoPerf's base workloads are those its workloads declare as their base.
+  return tuple(sorted({e['base_workload'] for e in targets.load_algoperf_workloads().values()}))
+
+
+BASE_WORKLOADS = _base_workloads()
 
 
 def get_base_workload_name(workload_name: str) -> str:
