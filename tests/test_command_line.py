@@ -230,3 +230,17 @@ def test_a_bad_workload_module_is_one_line(tmp_path, capsys):
   assert cli.main(['workloads', f'--workload_module={bad}']) == 2
   err = capsys.readouterr().err
   assert err.count('\n') == 1 and 'RuntimeError: no' in err
+
+
+def test_a_reader_that_leaves_early_is_no_error(tmp_path):
+  """`algoperf-like workloads | grep -q ...` (the reader closes the pipe) exits 0, quietly."""
+  proc = subprocess.run(
+    f'{sys.executable} -m algoperf_like workloads | head -n 1',
+    shell=True,
+    cwd=tmp_path,
+    capture_output=True,
+    text=True,
+    executable='/bin/bash',
+  )
+  assert proc.stdout.count('\n') == 1
+  assert 'Traceback' not in proc.stderr and 'BrokenPipe' not in proc.stderr, proc.stderr

@@ -11,6 +11,7 @@ with nothing written.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable, List, Optional
 
@@ -89,6 +90,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   except KeyboardInterrupt:
     print(f'algoperf-like {command}: interrupted', file=sys.stderr)
     return 130
+  except BrokenPipeError:  # The reader left (`| head`, `| grep -q`): not an error of ours.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # No second error at exit.
+    return 0
 
 
 def run_main() -> None:
