@@ -100,6 +100,10 @@ def test_every_harness_module_is_imported_somewhere():
   imported = set()
   for module, path in modules.items():
     imported |= _edges(module, path, modules)
+  # The compat layer imports AlgoPerf's submodules by name, from its list of them.
+  from algoperf_like import compat
+
+  imported |= {f'algoperf_like.compat.algoperf.{sub}' for sub in compat.SUBMODULES}
   entry_points = {'algoperf_like', 'algoperf_like.__main__', 'algoperf_like.scoring.__main__'}
   dead = [
     m
