@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import math
 import os
 import re
@@ -32,6 +33,7 @@ import traceback
 from typing import Any, List, Optional
 
 from algoperf_like import command_line, registry, spec
+from algoperf_like.sandbox import SandboxUnavailable
 from algoperf_like.search_space import (
   SearchSpaceError,
   load_search_space,
@@ -48,6 +50,7 @@ SMOKE_STEPS = 20
 SMOKE_EVAL_EVERY = 10
 SMOKE_SEED = 0
 SMOKE_SUITE = 'smoke'
+CHECK_WALL_TIME_S = 1800.0  # The sandboxed import and smoke run (minutes on a slow machine).
 
 
 class BadInput(Exception):
@@ -277,9 +280,16 @@ def checked_folder(submission_dir: str) -> str:
 
 
 def check_submission(
-  submission_dir: str, ruleset: str = 'external', data_dir: Optional[str] = None, smoke: bool = True
+  submission_dir: str,
+  ruleset: str = 'external',
+  data_dir: Optional[str] = None,
+  smoke: bool = True,
+  sandbox=None,
 ) -> Report:
   """Run every check on ``submission_dir`` and return the report.
+
+  With ``sandbox`` (a :class:`algoperf_like.sandbox.SandboxConfig`), the checks that run the
+  submission's code (import, smoke run) run in that sandbox; the static checks never run it.
 
   Raises:
     BadInput: the folder or its ``submission.py`` is missing, or ``ruleset`` is unknown.
@@ -292,31 +302,95 @@ def check_submission(
 
   results: List[CheckResult] = []
   try:
-    tree = ast.parse(source, filename=path)
+    ast.parse(source, filename=path)
     found = check_source(source, SUBMISSION_FILE)
     results += [_fail_or_pass(r, [v for v in found if v.rule == r]) for r in STATIC_RULES]
   except SyntaxError:  # Reported by the api check, which imports the file.
-    tree = None
     results += [CheckResult(r, 'SKIP', 'not analysed: syntax error') for r in STATIC_RULES]
 
-  submission = None
   unsafe = [r.rule for r in results if r.status == 'FAIL' and r.rule in UNSAFE_TO_IMPORT]
+  space_result, _ = _check_search_space(submission_dir, ruleset)
+  blocked = any(r.status == 'FAIL' for r in results) or space_result.status == 'FAIL'
+  results.append(space_result)
   if unsafe:
     results.append(CheckResult('api', 'SKIP', f'not imported: it breaks {", ".join(unsafe)}'))
+    results.append(_smoke_skipped(smoke))
   else:
-    api, submission = _check_api(path, tree)
-    results.append(api)
-  space_result, space = _check_search_space(submission_dir, ruleset)
-  results.append(space_result)
-
-  if not smoke:
-    results.append(CheckResult('smoke', 'SKIP', 'skipped (--nosmoke)'))
-  elif any(r.status == 'FAIL' for r in results) or submission is None:
-    results.append(CheckResult('smoke', 'SKIP', 'skipped: fix the violations above first'))
-  else:
-    results.append(_check_smoke(submission, space, ruleset, data_dir or spec.DEFAULT_DATA_DIR))
+    args = dict(
+      submission_dir=submission_dir,
+      ruleset=ruleset,
+      data_dir=data_dir or spec.DEFAULT_DATA_DIR,
+      smoke=smoke,
+      blocked=blocked,
+    )
+    results += sandboxed_checks(args, sandbox) if sandbox else dynamic_checks(**args)
   results.sort(key=lambda r: list(RULES).index(r.rule))  # api, search-space, static, smoke.
   return Report(submission_dir, ruleset, results)
+
+
+def _smoke_skipped(smoke: bool) -> CheckResult:
+  if not smoke:
+    return CheckResult('smoke', 'SKIP', 'skipped (--nosmoke)')
+  return CheckResult('smoke', 'SKIP', 'skipped: fix the violations above first')
+
+
+def dynamic_checks(
+  submission_dir: str, ruleset: str, data_dir: str, smoke: bool, blocked: bool
+) -> List[CheckResult]:
+  """The checks that run the submission's code: ``api`` (importing it), then ``smoke``
+  (unless ``smoke`` is off or ``blocked`` by an earlier failure). In the sandbox under
+  ``check``'s default; here with ``--nosandbox`` and from Python."""
+  path = checked_folder(submission_dir)
+  try:
+    with open(path, encoding='utf-8') as f:
+      tree = ast.parse(f.read(), filename=path)
+  except SyntaxError:
+    tree = None
+  api, submission = _check_api(path, tree)
+  if not smoke or blocked or submission is None:
+    return [api, _smoke_skipped(smoke)]
+  _, space = _check_search_space(submission_dir, ruleset)
+  return [api, _check_smoke(submission, space, ruleset, data_dir)]
+
+
+def result_to_json(result: CheckResult) -> dict:
+  return dataclasses.asdict(result)
+
+
+def result_from_json(obj: dict) -> CheckResult:
+  return CheckResult(
+    obj['rule'], obj['status'], obj['detail'], [Violation(**v) for v in obj['violations']]
+  )
+
+
+def sandboxed_checks(args: dict, config) -> List[CheckResult]:
+  """:func:`dynamic_checks` in a bubblewrap sandbox (:mod:`algoperf_like.sandbox`): the
+  submission's folder and the data read-only, a private directory for the result."""
+  import tempfile
+
+  from algoperf_like import sandbox
+
+  args = dict(args, submission_dir=os.path.abspath(args['submission_dir']))
+  args['data_dir'] = os.path.abspath(os.path.expanduser(args['data_dir']))
+  if args['smoke'] and not args['blocked']:
+    for name in registry.SUITES[SMOKE_SUITE]:
+      sandbox.prepare_data(name, args['data_dir'])
+  limits = config.limits
+  if limits.wall_time_s is None:
+    config = dataclasses.replace(
+      config, limits=dataclasses.replace(limits, wall_time_s=CHECK_WALL_TIME_S)
+    )
+  with tempfile.TemporaryDirectory(prefix='algoperf_like_check_') as out:
+    task = {'kind': 'check', 'args': args, 'result_dir': out}
+    readable = [args['submission_dir'], args['data_dir']]
+    outcome = sandbox.run(task, readable, [out], config, stream_stderr=False)
+    try:
+      with open(os.path.join(out, sandbox.RESULT_FILE)) as f:
+        return [result_from_json(r) for r in json.load(f)]
+    except (OSError, ValueError, KeyError, TypeError):
+      reason = outcome.reason or 'the sandboxed check ended without a result'
+  violation = Violation('api', SUBMISSION_FILE, None, f'in the sandbox: {reason}'[:300])
+  return [CheckResult('api', 'FAIL', violations=[violation]), _smoke_skipped(args['smoke'])]
 
 
 CHECK_DESCRIPTION = (
@@ -344,6 +418,7 @@ def _check_flags():
   absl_flags.DEFINE_boolean(
     'smoke', True, 'Run the smoke run after the static checks.', flag_values=fv
   )
+  command_line.define_sandbox(fv, True)
   return fv
 
 
@@ -387,11 +462,14 @@ def check_main(argv: List[str]) -> int:
       print(f'requirements.txt: not installed: {", ".join(missing)}', file=sys.stderr)
     elif os.path.isfile(os.path.join(folder, 'requirements.txt')):
       print('requirements.txt: every listed requirement is installed', file=sys.stderr)
+    sandbox = command_line.sandbox_config(fv)
     command_line.quiet_libraries()
-    report = check_submission(folder, fv.tuning_ruleset, fv.data_dir, smoke=fv.smoke)
+    report = check_submission(
+      folder, fv.tuning_ruleset, fv.data_dir, smoke=fv.smoke, sandbox=sandbox
+    )
   except SystemExit as e:  # --help
     return e.code or 0
-  except (BadInput, command_line.UsageError) as e:
+  except (BadInput, command_line.UsageError, SandboxUnavailable) as e:
     print(f'algoperf-like check: {e}', file=sys.stderr)
     return 2
   print(report.render())

@@ -278,3 +278,65 @@ def import_workload_modules(modules: Sequence[str]) -> None:
       registry.import_workload_module(module)
     except Exception as e:  # The module's own import-time failure.
       raise UsageError(f'--workload_module: {module}: {type(e).__name__}: {e}') from None
+
+
+def define_sandbox(fv, default: bool) -> None:
+  """``--sandbox`` and its limits (see :mod:`algoperf_like.sandbox` and SECURITY.md)."""
+  D.DEFINE_boolean(
+    'sandbox',
+    default,
+    'Run the submission inside a bubblewrap sandbox: no network, read-only file system but '
+    'for the trial directory and a private /tmp, no home directories, a reduced environment, '
+    'limits on memory, processes and wall time (needs bwrap: scripts/install_system_deps.sh).',
+    flag_values=fv,
+  )
+  D.DEFINE_string(
+    'sandbox_bwrap', 'bwrap', 'The bubblewrap binary (a name on PATH or a path).', flag_values=fv
+  )
+  D.DEFINE_float(
+    'sandbox_memory_gb',
+    0.0,
+    'Memory limit of each sandbox, GiB (0: 90% of the machine, shared by --max_parallel).',
+    lower_bound=0.0,
+    flag_values=fv,
+  )
+  D.DEFINE_integer(
+    'sandbox_max_processes',
+    0,
+    'Processes and threads allowed in each sandbox (0: max(512, 16 per CPU)).',
+    lower_bound=0,
+    flag_values=fv,
+  )
+  D.DEFINE_float(
+    'sandbox_time_limit_sec',
+    0.0,
+    'Wall-time limit of each sandboxed trial or check, seconds (0: a trial gets 3x its '
+    'budget + 600 s, a check 1800 s).',
+    lower_bound=0.0,
+    flag_values=fv,
+  )
+
+
+def sandbox_config(fv, parallel: int = 1, wall_time_s: Optional[float] = None):
+  """The :class:`~algoperf_like.sandbox.SandboxConfig` the sandbox flags ask for, its bwrap
+  checked (None without ``--sandbox``).
+
+  Raises:
+    SandboxUnavailable: bwrap is missing or cannot make a sandbox here (one line, exit 2).
+  """
+  if not fv.sandbox:
+    return None
+  import dataclasses
+
+  from algoperf_like import sandbox
+
+  sandbox.check_available(fv.sandbox_bwrap)
+  limits = sandbox.default_limits(parallel)
+  if fv.sandbox_memory_gb:
+    limits = dataclasses.replace(limits, memory_bytes=int(fv.sandbox_memory_gb * sandbox.GIB))
+  if fv.sandbox_max_processes:
+    limits = dataclasses.replace(limits, max_processes=fv.sandbox_max_processes)
+  wall = fv.sandbox_time_limit_sec or wall_time_s
+  if wall:
+    limits = dataclasses.replace(limits, wall_time_s=wall)
+  return sandbox.SandboxConfig(bwrap=fv.sandbox_bwrap, limits=limits)

@@ -31,25 +31,29 @@ class TrialJob:
   flags: Dict[str, Any]
   # Modules that register workloads (``--workload_module``), imported before the trial.
   workload_modules: Tuple[str, ...] = ()
+  # A sandbox.SandboxConfig: run the trial in bubblewrap (None: in this process).
+  sandbox: Optional[Any] = None
 
 
 def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, Any]:
   """Run one trial and return its summary (the content of ``trial_summary.json``).
 
-  Importable by name and picklable, so every executor runs trials the same way.
+  Importable by name and picklable, so every executor runs trials the same way; a job with
+  a ``sandbox`` runs in a bubblewrap child (:func:`algoperf_like.sandbox.run_trial`), whatever
+  the executor.
   """
+  if job.sandbox is not None:
+    from algoperf_like import sandbox
+
+    return sandbox.run_trial(job)
   from algoperf_like.runner import train_once
   from algoperf_like.submission import load_submission
 
   for module in job.workload_modules:
     registry.import_workload_module(module)
+  job = prepare_log_dir(job)
   trial = job.trial
   config = job.config
-  if os.path.isdir(trial.log_dir):  # An interrupted attempt: continue it, or start over.
-    if config.save_checkpoints and TrialCheckpointer(trial.log_dir).latest() is not None:
-      config = dataclasses.replace(config, resume=True)
-    else:
-      shutil.rmtree(trial.log_dir)
   workload = get_workload(trial.workload, job.config.data_dir)
   vocab_path = (job.flags or {}).get('librispeech_tokenizer_vocab_path')
   if vocab_path and hasattr(workload, 'tokenizer_vocab_path'):  # The LibriSpeech workloads.
@@ -75,6 +79,23 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
   )
   trial_logs.write_json(os.path.join(trial.log_dir, trial_logs.SUMMARY_FILE), summary)
   return summary
+
+
+def prepare_log_dir(job: TrialJob) -> TrialJob:
+  """An interrupted attempt (a trial directory without a summary) continues from its latest
+  checkpoint (the job's config gets ``resume``), or else its directory is emptied. The
+  directory itself stays: in a sandbox it is a mount point."""
+  trial, config = job.trial, job.config
+  if os.path.isdir(trial.log_dir):
+    if config.save_checkpoints and TrialCheckpointer(trial.log_dir).latest() is not None:
+      return dataclasses.replace(job, config=dataclasses.replace(config, resume=True))
+    for name in os.listdir(trial.log_dir):
+      path = os.path.join(trial.log_dir, name)
+      if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+      else:
+        os.remove(path)
+  return job
 
 
 def get_workload(name: str, data_dir: Optional[str]):
@@ -116,6 +137,7 @@ def jobs_for(
   config: RunConfig,
   flags: Dict[str, Any],
   workload_modules: Sequence[str] = (),
+  sandbox: Optional[Any] = None,
 ) -> List[TrialJob]:
   modules = tuple(registry.portable_module_name(m) for m in workload_modules)
-  return [TrialJob(t, config, flags, modules) for t in trials]
+  return [TrialJob(t, config, flags, modules, sandbox) for t in trials]

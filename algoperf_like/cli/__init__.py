@@ -77,12 +77,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     return 2
   from algoperf_like.command_line import UsageError
+  from algoperf_like.sandbox import SandboxUnavailable
   from algoperf_like.search_space import SearchSpaceError
   from algoperf_like.submission import SubmissionError
 
   try:
     return _command(command)(rest)
-  except (UsageError, SearchSpaceError, SubmissionError) as e:
+  except (UsageError, SearchSpaceError, SubmissionError, SandboxUnavailable) as e:
     print(f'algoperf-like {command}: {e}', file=sys.stderr)
     return 2
   except SystemExit as e:  # --help

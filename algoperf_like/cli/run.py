@@ -120,6 +120,7 @@ def define_flags() -> absl_flags.FlagValues:
     "experiment_dir/experiment_name/study_0/slurm, where AlgoPerf's scorer does not look).",
     flag_values=fv,
   )
+  cl.define_sandbox(fv, False)
   define_algoperf_flags(fv)
   return fv
 
@@ -370,15 +371,17 @@ def main(argv: List[str]) -> int:
   from algoperf_like import sweep
   from algoperf_like.submission import load_submission, resolve_batch_size
 
-  submission = load_submission(submission_path)
-  for name in names:  # Fail before anything is written.
-    resolve_batch_size(submission, sweep.get_workload(name, fv.data_dir), jax.device_count())
+  if not fv.sandbox:  # Importing runs the submission: under --sandbox only the trials do.
+    submission = load_submission(submission_path)
+    for name in names:  # Fail before anything is written.
+      resolve_batch_size(submission, sweep.get_workload(name, fv.data_dir), jax.device_count())
   root = os.path.join(fv.experiment_dir, experiment_name)
   record = trial_plan.plan_record(full_plan)
   from algoperf_like import trial_logs
 
   plan_file = os.path.join(trial_logs.harness_dir(root), trial_logs.PLAN_FILE)
   executor = make_executor(fv, root)  # Bad executor options fail before anything is written.
+  sandbox_config(fv)  # So does a machine where the sandbox cannot run.
   if os.path.exists(root) and not fv.overwrite:
     # Re-running the same command continues it; anything else would mix two experiments.
     old_plan = os.path.join(root, trial_logs.PLAN_FILE)  # Where earlier versions put it.
@@ -439,6 +442,11 @@ def make_executor(fv, root: str, name: Optional[str] = None):
   )
 
 
+def sandbox_config(fv):
+  """``--sandbox``'s configuration (None without it); memory shared by parallel trials."""
+  return cl.sandbox_config(fv, fv.max_parallel if fv.executor == 'processes' else 1)
+
+
 def run_plan(plan, fv, executor) -> int:
   """Run the trials of ``plan`` not finished yet with the run flags ``fv``; report each."""
   from algoperf_like import monitor, runner, sweep
@@ -478,7 +486,9 @@ def run_plan(plan, fv, executor) -> int:
     progress.trial_finished(job.trial, summary)
     summaries.append((job.trial, summary))
 
-  jobs = sweep.jobs_for(to_run, config, fv.flag_values_dict(), fv.workload_module)
+  jobs = sweep.jobs_for(
+    to_run, config, fv.flag_values_dict(), fv.workload_module, sandbox_config(fv)
+  )
   try:
     executor.run(jobs, report)
   finally:

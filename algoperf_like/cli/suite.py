@@ -61,6 +61,7 @@ def define_flags() -> absl_flags.FlagValues:
   )
   cl.define_overwrite(fv, 'Delete earlier logs in experiment_dir first.')
   cl.define_data_dir(fv)
+  cl.define_sandbox(fv, False)
   d.DEFINE_string(
     'report_dir',
     None,
@@ -103,6 +104,7 @@ def main(argv: List[str]) -> int:
     )
   except ValueError as e:
     raise UsageError(str(e)) from None
+  cl.sandbox_config(fv)  # A machine where the sandbox cannot run fails before anything is written.
   cl.warn(parsed)
   if fv.overwrite and os.path.exists(fv.experiment_dir):
     shutil.rmtree(fv.experiment_dir)
@@ -111,6 +113,9 @@ def main(argv: List[str]) -> int:
   # Suite trials last seconds to a minute: one checkpoint a minute bounds the loss.
   run_flags(['algoperf-like', f'--data_dir={fv.data_dir}', '--checkpoint_period_sec=60'])
   run_flags.workload_module = fv.workload_module
+  for name in ('sandbox', 'sandbox_bwrap', 'sandbox_memory_gb', 'sandbox_max_processes'):
+    setattr(run_flags, name, getattr(fv, name))
+  run_flags.sandbox_time_limit_sec = fv.sandbox_time_limit_sec
   print(
     f'{len(plan)} trials: {", ".join(subs)} on {", ".join(names)}'
     + (' (quick: best known points)' if fv.quick else ''),
