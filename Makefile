@@ -18,9 +18,13 @@ SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
 	--report_dir=docs/data_selection_study --report_title="Data-selection study" \
 	--report_command="make selection-study"
 
-.PHONY: install demo demo-one suite selection-study test test-full-scale test-isa wheel-test lint format bench clean
+.PHONY: install sandbox-deps demo demo-one suite selection-study test test-full-scale test-isa wheel-test lint format bench clean
 
 install: $(STAMP)
+
+# bubblewrap, the sandbox of `check` (default) and `run --sandbox` (apt-get; root or sudo).
+sandbox-deps:
+	bash scripts/install_system_deps.sh
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +50,7 @@ selection-study: install
 	$(BIN)/algoperf-like suite $(SELECTION_STUDY_FLAGS)
 
 # Everything but the full-scale workload tests (about 15 minutes on 2 cores).
-test: install
+test: install sandbox-deps
 	$(BIN)/python -m pytest -m "not full_scale"
 
 # AlgoPerf's full-scale workloads (ImageNet, fastMRI, OGBG, Criteo 1TB, WMT, LibriSpeech, ...)
@@ -68,7 +72,7 @@ test-isa: install
 # The package as a user gets it: a wheel from a fresh clone of HEAD in a fresh venv, used from
 # an empty folder (run a baseline to the target, score, check; tests/wheel_smoke.sh). About
 # 3-4 minutes, most of it installing the dependencies. WHEEL_SMOKE_WORKTREE=1: the working tree.
-wheel-test:
+wheel-test: sandbox-deps
 	bash tests/wheel_smoke.sh
 
 # Style: ruff (2-space indent, single quotes; pyproject.toml [tool.ruff]). `make format` fixes.

@@ -326,19 +326,27 @@ def bwrap_argv(
   for device in sorted(glob.glob('/dev/nvidia*')) + sorted(glob.glob('/dev/dri')):
     argv += ['--dev-bind', device, device]  # GPUs (untested on a machine without them).
   argv += ['--size', str(limits.tmp_bytes), '--tmpfs', '/tmp']
-  for home in sorted(_homes()):
+  homes = sorted(_homes())
+  homes = [h for h in homes if not any(o != h and _inside(h, o) for o in homes)]
+  for home in homes:
     argv += ['--tmpfs', home]
   writable = _existing(writable)
   readable = [p for p in _existing(readable) if not any(_inside(p, w) for w in writable)]
   for path in readable:
     argv += ['--ro-bind', path, path]
+  hidden = []
   for path in writable:
     for root in readable:
       if _inside(path, root) and path != root:  # Hide the rest of that tree.
-        top = os.path.join(root, os.path.relpath(path, root).split(os.sep)[0])
-        argv += ['--tmpfs', top]
+        hidden.append(os.path.join(root, os.path.relpath(path, root).split(os.sep)[0]))
+  for top in sorted(set(hidden)):
+    argv += ['--tmpfs', top]
   for path in writable:
     argv += ['--bind', path, path]
+  # Read-only (not recursive: the paths bound inside stay as they are), so that nothing can
+  # be planted in a home (~/.bashrc) or beside the trial directory either.
+  for top in homes + sorted(set(hidden)):
+    argv += ['--remount-ro', top]
   argv += ['--chdir', chdir]
   argv += ['--clearenv']
   for key, value in sorted(env.items()):
@@ -518,7 +526,8 @@ def run(
   if cgroup.procs_files():  # Join the cgroup before exec, so no child escapes it.
     joins = ' && '.join(f'echo $$ > {shlex_quote(p)}' for p in cgroup.procs_files())
     argv = ['/bin/sh', '-c', f'{joins} && exec "$@"', 'sh'] + argv
-  payload = pickle.dumps({'task': task, 'limits': limits})
+  sys_path = [p for p in sys.path if p and os.path.isabs(p)]  # As multiprocessing's spawn.
+  payload = pickle.dumps({'task': task, 'limits': limits, 'sys_path': sys_path})
   stderr_file = tempfile.TemporaryFile()
   hit: List[str] = []
   try:
@@ -749,6 +758,7 @@ def apply_limits(limits: Limits) -> None:
 def _child_main() -> int:
   message = pickle.loads(sys.stdin.buffer.read())
   sys.stdin.close()
+  sys.path[:] = [p for p in message['sys_path'] if os.path.exists(p)]
   apply_limits(message['limits'])
   task = message['task']
   kind = task['kind']
