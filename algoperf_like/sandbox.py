@@ -183,9 +183,9 @@ def check_available(bwrap: str = 'bwrap') -> str:
     SandboxUnavailable: it is missing, or it cannot create the user and network namespaces
       (the message names the fix).
   """
-  if bwrap in _AVAILABLE:
-    return _AVAILABLE[bwrap]
   path = shutil.which(bwrap)
+  if path in _AVAILABLE:
+    return path
   if path is None:
     raise SandboxUnavailable(
       f'the sandbox needs bubblewrap, and {bwrap!r} was not found: ' + INSTALL_HINT
@@ -202,7 +202,7 @@ def check_available(bwrap: str = 'bwrap') -> str:
       '(sysctl -w kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; in a '
       'container, allow the unshare/clone syscalls), or pass --nosandbox to run unsandboxed'
     )
-  _AVAILABLE[bwrap] = path
+  _AVAILABLE[path] = path
   return path
 
 

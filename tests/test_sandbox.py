@@ -400,15 +400,18 @@ def test_check_is_sandboxed_and_accepts_baselines_and_published_submissions(
   assert 'PASS  api' in out and 'PASS  smoke' in out and 'Verdict: PASS' in out
 
 
-def test_check_in_the_sandbox_reports_what_the_submission_could_not_do(tmp_path):
+def test_checks_that_import_the_submission_run_in_the_sandbox(tmp_path):
+  """Whatever the static rules miss, importing the submission happens in the sandbox (called
+  past the static checks here, as a submission that fools them would get there)."""
   folder = tmp_path / 'sub'
   folder.mkdir()
-  (folder / 'submission.py').write_text(
-    "import os\nopen(os.path.join(os.sep, 'root', 'x' + 'y'), 'w')\n"
+  marker = uuid.uuid4().hex
+  target = f'/root/.algoperf_like_planted_{marker}'
+  (folder / 'submission.py').write_text(f"open({target!r}, 'w').write('x')\n")
+  args = dict(
+    submission_dir=str(folder), ruleset='self', data_dir=str(tmp_path), smoke=False, blocked=False
   )
-  report = checker.check_submission(
-    str(folder), 'self', smoke=False, sandbox=sandbox.SandboxConfig()
-  )
-  (api,) = [r for r in report.results if r.rule == 'api']
-  assert api.status == 'FAIL' and 'Read-only file system' in str(api.violations[0])
-  assert not os.path.exists('/root/xy')
+  results = checker.sandboxed_checks(args, sandbox.SandboxConfig())
+  assert [r.rule for r in results] == ['api', 'smoke']
+  assert results[0].status == 'FAIL' and 'Read-only file system' in str(results[0].violations[0])
+  assert not os.path.exists(target)
