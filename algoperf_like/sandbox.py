@@ -733,8 +733,8 @@ def run_trial(job, config: Optional[SandboxConfig] = None) -> Dict[str, Any]:
     summary = sweep.failed_summary(job.trial, reason)
     if outcome.stderr_tail:
       summary['stderr_tail'] = outcome.stderr_tail[-2000:]
-      trial_logs.write_json(os.path.join(job.trial.log_dir, trial_logs.SUMMARY_FILE), summary)
-  summary['sandboxed'] = True
+  summary['sandboxed'] = True  # Provenance: a leaderboard can require it.
+  trial_logs.write_json(os.path.join(job.trial.log_dir, trial_logs.SUMMARY_FILE), summary)
   return summary
 
 

@@ -75,8 +75,8 @@ def _submission(tmp_path, attack: str) -> str:
   return str(folder / 'submission.py')
 
 
-def _trial(tmp_path, attack: str, limits=None, steps: int = 4):
-  """Run the attacking submission on user_quadratic in a sandbox; (summary, trial dir)."""
+def _job(tmp_path, attack: str, limits=None, steps: int = 4):
+  """A job: the attacking submission on user_quadratic, in a sandbox."""
   path = _submission(tmp_path, attack)
   log_dir = str(tmp_path / 'experiment' / 'attack' / 'study_0' / 'user_quadratic_jax' / 'trial_1')
   trial = TrialSpec(
@@ -94,21 +94,31 @@ def _trial(tmp_path, attack: str, limits=None, steps: int = 4):
   limits = limits or sandbox.Limits(
     wall_time_s=600, memory_bytes=8 * sandbox.GIB, max_processes=512
   )
-  job = sweep.TrialJob(trial, config, {}, (USER_WORKLOAD,), sandbox.SandboxConfig(limits=limits))
+  return sweep.TrialJob(trial, config, {}, (USER_WORKLOAD,), sandbox.SandboxConfig(limits=limits))
+
+
+def _trial(tmp_path, attack: str, limits=None, steps: int = 4):
+  """Run the job of :func:`_job` here; (summary, trial dir)."""
+  job = _job(tmp_path, attack, limits, steps)
   summary = sweep.run_trial(job)
-  assert trial_logs.read_summary(log_dir) == {k: v for k, v in summary.items() if k != 'sandboxed'}
-  return summary, log_dir
+  assert trial_logs.read_summary(job.trial.log_dir) == summary
+  return summary, job.trial.log_dir
 
 
 def _files(root):
   return sorted(os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
 
 
-def test_a_clean_submission_trains_in_the_sandbox(tmp_path):
-  summary, log_dir = _trial(tmp_path, '')
+def test_a_clean_submission_trains_in_the_sandbox_from_the_processes_executor(tmp_path):
+  from algoperf_like.executors import make_executor
+
+  job = _job(tmp_path, '')
+  reported = []
+  make_executor('processes').run([job], lambda j, s: reported.append(s))
+  (summary,) = reported
   assert summary['status'] == 'max_steps', summary
   assert summary['global_step'] == 4 and summary['sandboxed']
-  assert os.path.isfile(os.path.join(log_dir, trial_logs.EVAL_FILE))
+  assert os.path.isfile(os.path.join(job.trial.log_dir, trial_logs.EVAL_FILE))
 
 
 def test_network_connection_fails_and_reaches_no_server(tmp_path):
@@ -360,7 +370,7 @@ def test_run_sandbox_trains_a_baseline_like_unsandboxed(tmp_path, data_dir):
     argv = [
       'run',
       '--workload=mnist1d',
-      '--submission_path=sgd',
+      '--submission_path=nadamw',
       '--tuning_search_space=mnist1d_demo_point.json',
       '--num_studies=1',
       '--num_tuning_trials=1',
@@ -372,7 +382,7 @@ def test_run_sandbox_trains_a_baseline_like_unsandboxed(tmp_path, data_dir):
       *extra,
     ]
     assert cli.main(argv) == 0
-    trial_dir = os.path.join(root, 'sgd', 'study_0', 'mnist1d_jax', 'trial_1')
+    trial_dir = os.path.join(root, 'nadamw', 'study_0', 'mnist1d_jax', 'trial_1')
     with open(os.path.join(trial_dir, trial_logs.EVAL_FILE)) as f:
       rows = [{k: v for k, v in r.items() if '/' in k} for r in csv.DictReader(f)]
     return trial_dir, rows

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -74,3 +75,24 @@ def test_slurm_sweep_gives_the_local_log_tree(slurm_cluster, tmp_path, data_dir)
   assert len(local_tree) == 4
   assert slurm_tree == local_tree
   assert os.listdir(tmp_path / 'slurm' / 'nadamw' / 'study_0' / 'slurm')  # Task logs, kept.
+
+
+def test_slurm_sweep_runs_each_trial_in_the_sandbox(slurm_cluster, tmp_path, data_dir):
+  """--sandbox with --executor=slurm: each task runs its trial under bubblewrap on the node."""
+  root = tmp_path / 'sandboxed'
+  result = _sweep(
+    root,
+    data_dir,
+    '--executor=slurm',
+    f'--slurm_partition={slurm_cluster["partition"]}',
+    '--slurm_time_min=10',
+    '--max_parallel=2',
+    '--sandbox',
+  )
+  assert result.returncode == 0, result.stderr[-3000:] + log_tails(slurm_cluster['state_dir'])
+  summaries = []
+  for trial_dir in _tree(root):
+    with open(os.path.join(root, trial_dir, 'trial_summary.json')) as f:
+      summaries.append(json.load(f))
+  assert len(summaries) == 4
+  assert all(s['status'] == 'max_steps' and s['sandboxed'] for s in summaries), summaries
