@@ -488,7 +488,7 @@ class Outcome:
     returncode: the child's exit code (negative: killed by that signal).
     reason: why it failed when it did not exit 0 (None when it did).
     limits_hit: 'wall_time', 'memory', 'pids' when the sandbox ran into that limit.
-    stderr_tail: the end of the child's stderr.
+    stderr_tail: the end of the child's output (stdout and stderr).
   """
 
   returncode: int
@@ -507,11 +507,11 @@ def run(
   """Run ``task`` (see :func:`_child_main`) in a sandbox and wait for it.
 
   Args:
-    task: ``{'kind': 'trial' | 'check' | 'python', ...}``, pickled to the child's stdin.
+    task: ``{'kind': 'trial' | 'check', ...}``, pickled to the child's stdin.
     readable: host paths to show read-only (besides the system and Python ones).
     writable: host paths to show read-write (they must exist).
     config: the binary and limits.
-    stream_stderr: copy the child's stderr to ours as it comes (the trial's progress).
+    stream_stderr: copy the child's output to our stderr as it comes (the trial's progress).
 
   Raises:
     SandboxUnavailable: see :func:`check_available`.
@@ -527,22 +527,22 @@ def run(
     joins = ' && '.join(f'echo $$ > {shlex_quote(p)}' for p in cgroup.procs_files())
     argv = ['/bin/sh', '-c', f'{joins} && exec "$@"', 'sh'] + argv
   sys_path = [p for p in sys.path if p and os.path.isabs(p)]  # As multiprocessing's spawn.
+  sys_path = [p for p in sys.path if p and os.path.isabs(p)]  # As multiprocessing's spawn.
   payload = pickle.dumps({'task': task, 'limits': limits, 'sys_path': sys_path})
-  stderr_file = tempfile.TemporaryFile()
   hit: List[str] = []
   try:
     process = subprocess.Popen(
       argv,
       stdin=subprocess.PIPE,
-      stdout=None if stream_stderr else subprocess.DEVNULL,
-      stderr=subprocess.PIPE,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,  # One stream, kept short here and echoed in bounded amounts.
       start_new_session=True,  # Its own process group: killed as one.
     )
-    tail = _Tail(process.stderr, stderr_file, sys.stderr if stream_stderr else None)
+    tail = _Tail(process.stdout, sys.stderr if stream_stderr else None)
     try:
       process.stdin.write(payload)
       process.stdin.close()
-    except BrokenPipeError:  # It died before reading: its stderr says why.
+    except BrokenPipeError:  # It died before reading: its output says why.
       pass
     deadline = None if limits.wall_time_s is None else time.monotonic() + limits.wall_time_s
     try:
@@ -569,13 +569,10 @@ def run(
   finally:
     cgroup.kill()
     cgroup.close()
-  stderr_file.seek(0)
-  text = stderr_file.read().decode('utf-8', 'replace')
-  stderr_file.close()
   code = process.returncode
-  return Outcome(
-    code, None if code == 0 and not hit else _reason(code, hit, limits, text), hit, text[-4000:]
-  )
+  text = tail.text()
+  reason = None if code == 0 and not hit else _reason(code, hit, limits, text)
+  return Outcome(code, reason, hit, text)
 
 
 def shlex_quote(text: str) -> str:
@@ -585,27 +582,37 @@ def shlex_quote(text: str) -> str:
 
 
 class _Tail:
-  """Copies the child's stderr to a file (and to a stream) from a thread."""
+  """Reads the child's output from a thread: keeps its last ``keep`` bytes and echoes at most
+  ``echo_limit`` bytes to ``echo`` (a submission must not fill the parent's disk or log)."""
 
-  def __init__(self, source, sink, echo) -> None:
+  def __init__(self, source, echo, keep: int = 16384, echo_limit: int = 16 * 1024**2) -> None:
     import threading
 
-    self.thread = threading.Thread(target=self._copy, args=(source, sink, echo), daemon=True)
+    self.buffer = bytearray()
+    self.keep, self.echo_left = keep, echo_limit
+    self.thread = threading.Thread(target=self._copy, args=(source, echo), daemon=True)
     self.thread.start()
 
-  @staticmethod
-  def _copy(source, sink, echo) -> None:
-    for line in iter(source.readline, b''):
-      sink.write(line)
-      if echo is not None:
+  def _copy(self, source, echo) -> None:
+    for chunk in iter(lambda: source.read1(65536), b''):
+      self.buffer += chunk
+      del self.buffer[: -self.keep]
+      if echo is not None and self.echo_left > 0:
+        piece = chunk[: self.echo_left]
+        self.echo_left -= len(piece)
         try:
-          echo.write(line.decode('utf-8', 'replace'))
+          echo.write(piece.decode('utf-8', 'replace'))
+          if self.echo_left <= 0:
+            echo.write('\n[sandbox: further output of the trial not shown]\n')
           echo.flush()
         except (OSError, ValueError):
           pass
 
   def join(self) -> None:
     self.thread.join(timeout=10)
+
+  def text(self) -> str:
+    return bytes(self.buffer).decode('utf-8', 'replace')
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -707,21 +714,19 @@ def run_trial(job, config: Optional[SandboxConfig] = None) -> Dict[str, Any]:
   (killed at the wall-time limit, out of memory, crashed) gets a ``failed`` summary with
   the reason.
   """
-  from algoperf_like import runner, sweep, trial_logs
+  from algoperf_like import registry, runner, sweep, trial_logs
 
   config = config or job.sandbox or SandboxConfig()
   check_available(config.bwrap)
   job = absolute_job(job)
+  for module in job.workload_modules:
+    registry.import_workload_module(module)
   if config.limits.wall_time_s is None:
     workload = sweep.get_workload(job.trial.workload, job.config.data_dir)
     wall = trial_wall_time(runner.budget_seconds(workload, job.config))
     config = dataclasses.replace(
       config, limits=dataclasses.replace(config.limits, wall_time_s=wall)
     )
-  for module in job.workload_modules:
-    from algoperf_like import registry
-
-    registry.import_workload_module(module)
   job = sweep.prepare_log_dir(job)
   os.makedirs(job.trial.log_dir, exist_ok=True)
   prepare_data(job.trial.workload, job.config.data_dir)
@@ -776,9 +781,6 @@ def _child_main() -> int:
     results = checker.dynamic_checks(**task['args'])
     with open(os.path.join(task['result_dir'], RESULT_FILE), 'w') as f:
       json.dump([checker.result_to_json(r) for r in results], f)
-    return 0
-  if kind == 'python':  # Tests: a snippet under the same limits.
-    exec(compile(task['code'], '<sandboxed>', 'exec'), {'__name__': '__sandboxed__'})
     return 0
   raise ValueError(f'unknown sandbox task {kind!r}')
 
