@@ -1,7 +1,7 @@
 """Run untrusted submission code (a trial, or the checker's import and smoke run) in bubblewrap.
 
 A submission is a stranger's Python: importing it runs it. This module runs that code in a
-child ``python -m algoperf_like.sandbox`` under Debian's ``bwrap`` (bubblewrap), which the
+child ``python -m algoperf_like.sandbox_child`` under Debian's ``bwrap`` (bubblewrap), which the
 parent configures so that the child
 
 - has no network (a new, empty network namespace) and its own user, pid, ipc, uts and
@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import glob
 import importlib.util
-import json
 import os
 import pickle
 import re
@@ -104,7 +103,7 @@ ENV_NAMES = frozenset(
 ENV_PREFIXES = ('JAX_', 'XLA_', 'LC_', 'NCCL_', 'TPU_')
 # Names that look like credentials are dropped even when allowed above (JAX_..._TOKEN).
 SECRET_NAME = re.compile(r'TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE|AUTH|COOKIE')
-CHILD_MODULE = 'algoperf_like.sandbox'
+CHILD_MODULE = 'algoperf_like.sandbox_child'  # The child's entry point.
 RESULT_FILE = 'sandbox_result.json'  # Written by the check task into its private directory.
 
 
@@ -154,6 +153,11 @@ class SandboxConfig:
   limits: Limits = Limits()
   extra_env: Tuple[str, ...] = ()
   readable: Tuple[str, ...] = ()
+
+  def run_trial(self, job) -> Dict[str, Any]:
+    """:func:`run_trial` with this configuration (what ``sweep.run_trial`` calls: a method,
+    so that the sweep needs no import of this module)."""
+    return run_trial(job, self)
 
 
 def default_limits(parallel: int = 1) -> Limits:
@@ -504,7 +508,7 @@ def run(
   config: SandboxConfig,
   stream_stderr: bool = True,
 ) -> Outcome:
-  """Run ``task`` (see :func:`_child_main`) in a sandbox and wait for it.
+  """Run ``task`` (see :mod:`algoperf_like.sandbox_child`) in a sandbox and wait for it.
 
   Args:
     task: ``{'kind': 'trial' | 'check', ...}``, pickled to the child's stdin.
@@ -758,32 +762,3 @@ def apply_limits(limits: Limits) -> None:
       soft, hard = resource.getrlimit(which)
       value = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
       resource.setrlimit(which, (value, value))
-
-
-def _child_main() -> int:
-  message = pickle.loads(sys.stdin.buffer.read())
-  sys.stdin.close()
-  sys.path[:] = [p for p in message['sys_path'] if os.path.exists(p)]
-  apply_limits(message['limits'])
-  task = message['task']
-  kind = task['kind']
-  from algoperf_like import command_line
-
-  command_line.quiet_libraries()
-  if kind == 'trial':
-    from algoperf_like import sweep
-
-    sweep.run_trial(task['job'])  # Writes trial_summary.json, whatever the outcome.
-    return 0
-  if kind == 'check':
-    from algoperf_like import checker
-
-    results = checker.dynamic_checks(**task['args'])
-    with open(os.path.join(task['result_dir'], RESULT_FILE), 'w') as f:
-      json.dump([checker.result_to_json(r) for r in results], f)
-    return 0
-  raise ValueError(f'unknown sandbox task {kind!r}')
-
-
-if __name__ == '__main__':
-  sys.exit(_child_main())

@@ -42,10 +42,8 @@ def run_trial(job: TrialJob, on_eval: Optional[Callable] = None) -> Dict[str, An
   a ``sandbox`` runs in a bubblewrap child (:func:`algoperf_like.sandbox.run_trial`), whatever
   the executor.
   """
-  if job.sandbox is not None:
-    from algoperf_like import sandbox
-
-    return sandbox.run_trial(job)
+  if job.sandbox is not None:  # A sandbox.SandboxConfig.
+    return job.sandbox.run_trial(job)
   from algoperf_like.runner import train_once
   from algoperf_like.submission import load_submission
 

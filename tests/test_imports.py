@@ -105,6 +105,9 @@ def test_every_harness_module_is_imported_somewhere():
 
   imported |= {f'algoperf_like.compat.algoperf.{sub}' for sub in compat.SUBMODULES}
   entry_points = {'algoperf_like', 'algoperf_like.__main__', 'algoperf_like.scoring.__main__'}
+  from algoperf_like import sandbox
+
+  entry_points.add(sandbox.CHILD_MODULE)  # Started as `python -m` inside the sandbox.
   dead = [
     m
     for m in modules
