@@ -253,7 +253,7 @@ def _processes_with(marker):
 
 def test_a_trial_past_its_wall_time_is_killed_with_what_it_started(tmp_path):
   marker = uuid.uuid4().hex
-  limits = sandbox.Limits(wall_time_s=20, memory_bytes=8 * sandbox.GIB, max_processes=512)
+  limits = sandbox.Limits(wall_time_s=30, memory_bytes=8 * sandbox.GIB, max_processes=512)
   summary, log_dir = _trial(
     tmp_path,
     f"""
@@ -269,7 +269,7 @@ def test_a_trial_past_its_wall_time_is_killed_with_what_it_started(tmp_path):
     limits=limits,
   )
   assert summary['status'] == 'failed'
-  assert summary['error'] == 'killed by the sandbox at its wall-time limit (20 s)'
+  assert summary['error'] == 'killed by the sandbox at its wall-time limit (30 s)'
   assert os.path.exists(os.path.join(log_dir, 'looping')), 'the submission never ran'
   assert _processes_with(marker) == []  # The pid namespace went with the sandbox.
 
@@ -360,8 +360,8 @@ def test_sandboxed_jobs_pickle_for_every_executor(tmp_path, monkeypatch):
   (job,) = sweep.jobs_for([trial], runner.RunConfig(), {}, (), config)
   job = pickle.loads(pickle.dumps(job))
   seen = []
-  monkeypatch.setattr(sandbox, 'run_trial', lambda j: seen.append(j) or {'status': 'x'})
-  assert sweep.run_trial(job) == {'status': 'x'} and seen[0].sandbox == config
+  monkeypatch.setattr(sandbox, 'run_trial', lambda j, c: seen.append((j, c)) or {'status': 'x'})
+  assert sweep.run_trial(job) == {'status': 'x'} and seen == [(job, config)]
 
 
 @pytest.mark.slow
