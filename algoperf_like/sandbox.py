@@ -735,7 +735,9 @@ def run_trial(job, config: Optional[SandboxConfig] = None) -> Dict[str, Any]:
   os.makedirs(job.trial.log_dir, exist_ok=True)
   prepare_data(job.trial.workload, job.config.data_dir)
   readable, writable = trial_paths(job)
+  start = time.monotonic()
   outcome = run({'kind': 'trial', 'job': job}, readable, writable, config)
+  wall = time.monotonic() - start
   summary = trial_logs.read_summary(job.trial.log_dir)
   if summary is None or outcome.limits_hit:
     reason = outcome.reason or 'the sandboxed trial ended without a trial summary'
@@ -743,6 +745,9 @@ def run_trial(job, config: Optional[SandboxConfig] = None) -> Dict[str, Any]:
     if outcome.stderr_tail:
       summary['stderr_tail'] = outcome.stderr_tail[-2000:]
   summary['sandboxed'] = True  # Provenance: a leaderboard can require it.
+  # Measured out of the submission's reach (its process writes the rest of the summary): a
+  # trial's submission time cannot exceed it.
+  summary['sandbox_wall_clock_s'] = wall
   trial_logs.write_json(os.path.join(job.trial.log_dir, trial_logs.SUMMARY_FILE), summary)
   return summary
 

@@ -118,6 +118,7 @@ def test_a_clean_submission_trains_in_the_sandbox_from_the_processes_executor(tm
   (summary,) = reported
   assert summary['status'] == 'max_steps', summary
   assert summary['global_step'] == 4 and summary['sandboxed']
+  assert summary['sandbox_wall_clock_s'] >= summary['accumulated_submission_time']
   assert os.path.isfile(os.path.join(job.trial.log_dir, trial_logs.EVAL_FILE))
 
 
