@@ -194,7 +194,9 @@ def check_available(bwrap: str = 'bwrap') -> str:
     raise SandboxUnavailable(
       f'the sandbox needs bubblewrap, and {bwrap!r} was not found: ' + INSTALL_HINT
     )
-  probe = [path, '--unshare-all', '--unshare-user', '--die-with-parent', '--ro-bind', '/', '/']
+  # The options the sandbox uses that an old bwrap lacks (--disable-userns, --size: 0.8).
+  probe = [path, '--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent']
+  probe += ['--ro-bind', '/', '/', '--size', '1048576', '--tmpfs', '/tmp']
   try:
     done = subprocess.run(probe + ['true'], capture_output=True, text=True, timeout=30)
   except (OSError, subprocess.SubprocessError) as e:
@@ -202,7 +204,8 @@ def check_available(bwrap: str = 'bwrap') -> str:
   if done.returncode != 0:
     why = (done.stderr.strip().splitlines() or [f'exit code {done.returncode}'])[-1]
     raise SandboxUnavailable(
-      f'{path} cannot create a sandbox here ({why}): enable unprivileged user namespaces '
+      f'{path} cannot create a sandbox here ({why}): it needs bubblewrap 0.8 or newer and '
+      'unprivileged user namespaces '
       '(sysctl -w kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; in a '
       'container, allow the unshare/clone syscalls), or pass --nosandbox to run unsandboxed'
     )
@@ -303,9 +306,9 @@ def bwrap_argv(
   """The ``bwrap`` command line (without the command to run inside).
 
   Mount order matters (later mounts cover earlier ones): system folders; ``/tmp`` and a
-  tmpfs over every home; the readable paths (which may lie in a home: only they show); a tmpfs over the
-  part of a readable path that holds a writable one (other trials' logs stay hidden); the
-  writable paths.
+  tmpfs over every home; the readable paths (which may lie in a home: only they show); a
+  tmpfs over the part of a readable path that holds a writable one (other trials' logs stay
+  hidden); the writable paths; homes and hidden parts made read-only.
   """
   argv = [bwrap, '--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL']
   argv += ['--die-with-parent', '--new-session', '--hostname', 'sandbox']

@@ -351,6 +351,17 @@ def test_a_missing_bwrap_is_one_line_and_exit_code_2(tmp_path, capsys, monkeypat
     sandbox.check_available('/nonexistent/bwrap')
 
 
+def test_no_user_namespaces_is_one_line_and_exit_code_2(tmp_path, capsys):
+  fake = tmp_path / 'bwrap'  # What bwrap says where user namespaces are off.
+  fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+  fake.chmod(0o755)
+  with pytest.raises(sandbox.SandboxUnavailable, match='user namespaces'):
+    sandbox.check_available(str(fake))
+  assert checker.check_main(['--submission_path=nadamw', f'--sandbox_bwrap={fake}']) == 2
+  out, err = capsys.readouterr()
+  assert out == '' and err.count('\n') == 1 and 'No permissions to creating new namespace' in err
+
+
 def test_sandboxed_jobs_pickle_for_every_executor(tmp_path, monkeypatch):
   """Slurm and the processes executor ship ``sweep.run_trial`` and pickled jobs: a job with a
   sandbox runs sandboxed wherever it lands (the real Slurm cluster run is in tests/slurm)."""
