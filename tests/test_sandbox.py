@@ -349,6 +349,11 @@ def test_a_missing_bwrap_is_one_line_and_exit_code_2(tmp_path, capsys, monkeypat
   monkeypatch.setenv('PATH', os.defpath)
   with pytest.raises(sandbox.SandboxUnavailable):
     sandbox.check_available('/nonexistent/bwrap')
+  rc = cli.main(['suite', '--quick', f'--experiment_dir={root}', '--sandbox_bwrap=/x', '--sandbox'])
+  assert rc == 2 and not root.exists() and 'bubblewrap' in capsys.readouterr().err
+  # --nosandbox is the explicit opt-out: no bwrap needed.
+  assert checker.check_main(['--submission_path=nadamw', '--nosmoke', '--nosandbox']) == 0
+  assert 'Verdict: PASS' in capsys.readouterr().out
 
 
 def test_no_user_namespaces_is_one_line_and_exit_code_2(tmp_path, capsys):
