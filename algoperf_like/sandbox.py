@@ -324,6 +324,8 @@ def bwrap_argv(
     '/proc',
     '--dev',
     '/dev',
+    '--size',
+    str(limits.tmp_bytes),
     '--tmpfs',
     '/dev/shm',
     '--ro-bind-try',
