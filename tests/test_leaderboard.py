@@ -7,6 +7,7 @@ refused; and the scoring against the committed example leaderboard.
 files left out.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -168,7 +169,7 @@ def test_an_entry_of_the_same_name_is_replaced_and_the_diff_says_so(tmp_path):
 def test_an_empty_leaderboard_makes_the_first_entry(tmp_path):
   empty = tmp_path / 'board'
   empty.mkdir()
-  options = dataclass_replace(_options(tmp_path), leaderboard_dir=str(empty))
+  options = dataclasses.replace(_options(tmp_path), leaderboard_dir=str(empty))
   outcome = lb.Outcome(options, 'first')
   shutil.copytree(
     os.path.join(LEADERBOARD, 'momentum'), os.path.join(options.output_dir, 'experiments', 'first')
@@ -179,18 +180,10 @@ def test_an_empty_leaderboard_makes_the_first_entry(tmp_path):
   assert not os.path.exists(os.path.join(options.output_dir, 'scores_before'))
 
 
-def dataclass_replace(obj, **kw):
-  import dataclasses
-
-  return dataclasses.replace(obj, **kw)
-
-
 def test_a_rule_broken_while_training_rejects(tmp_path, monkeypatch):
   """A trial that ends ``rule_violation`` (the runner's guard) rejects, naming the reason."""
-  from algoperf_like import checker
+  from algoperf_like import checker, registry
   from algoperf_like.checker import CheckResult, Report
-
-  from algoperf_like import registry
 
   submission = tmp_path / 'adamw'
   shutil.copytree(registry.submission_folder('adamw'), submission)
