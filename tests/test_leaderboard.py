@@ -232,3 +232,30 @@ def test_run_url_needs_all_three_variables():
   env = {'GITHUB_SERVER_URL': 'https://github.com/', 'GITHUB_REPOSITORY': 'a/b'}
   assert run_url(env) is None
   assert run_url({**env, 'GITHUB_RUN_ID': '7'}) == 'https://github.com/a/b/actions/runs/7'
+
+
+@pytest.mark.parametrize(
+  'full, trials, expected',
+  [(False, None, 1), (True, None, 5), (True, 3, 3), (False, 2, 2)],
+)
+def test_quick_runs_the_first_point_and_full_tunes(tmp_path, full, trials, expected):
+  from algoperf_like import registry, search_space
+
+  folder = registry.submission_folder('nadamw')
+  options = dataclasses.replace(
+    _options(tmp_path), submission_dir=folder, full=full, num_tuning_trials=trials
+  )
+  options.workloads = ['mnist1d', 'ogbg_motifs']
+  plan = lb.plan(options, 'nadamw')
+  assert [(t.workload, t.trial) for t in plan] == [
+    (w, k) for w in options.workloads for k in range(1, expected + 1)
+  ]
+  space = search_space.load_search_space(os.path.join(folder, 'tuning_search_space.json'))
+  first = search_space.quasirandom_points(space, 1)[0]
+  if expected == 1:  # Quick: the submission's own first point (not an oracle's).
+    assert all(t.hyperparameters == first for t in plan)
+  else:  # Distinct points of its space, drawn as `run` draws them.
+    assert len({json.dumps(t.hyperparameters, sort_keys=True) for t in plan[:expected]}) == expected
+  assert all(
+    t.log_dir.startswith(os.path.join(options.output_dir, 'experiments', 'nadamw')) for t in plan
+  )
