@@ -89,11 +89,13 @@ wheel-test:
 	bash tests/wheel_smoke.sh
 
 # Style: ruff (2-space indent, single quotes; pyproject.toml [tool.ruff]). `make format` fixes.
-# actionlint checks the GitHub workflows, hadolint the Dockerfiles (both from the test extra).
+# actionlint checks the GitHub workflows (their run: scripts with shellcheck), hadolint the
+# Dockerfiles, shellcheck the image scripts (all three from the test extra).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/actionlint .github/workflows/*.yml
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
+	$(BIN)/shellcheck docker/build.sh docker/lock.sh .ci/run
 	$(BIN)/hadolint docker/Dockerfile.cpu docker/Dockerfile.cuda docker/Dockerfile.tpu
 
 format: install

@@ -92,6 +92,9 @@ fi
 
 lock_sha="$(sha256sum "$REPO/constraints.txt" | cut -d' ' -f1)"
 commit="$(git -C "$REPO" rev-parse HEAD 2> /dev/null || echo unknown)"
+if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2> /dev/null)" ]; then
+  commit="$commit-dirty"  # Built from a working tree with uncommitted changes.
+fi
 secret=()
 [ -s "$CA_BUNDLE" ] && secret=(--secret "id=ca,src=$CA_BUNDLE")
 log "building $IMAGE from $DOCKERFILE (lock sha256 $lock_sha)"
