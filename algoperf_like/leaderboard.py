@@ -268,9 +268,13 @@ def _score_with_leaderboard(options: Options, outcome: Outcome) -> None:
   entries[outcome.name] = os.path.join(options.output_dir, EXPERIMENTS_DIR, outcome.name)
   tree = _linked_tree(entries)
   try:
-    outcome.scores = _score(tree, targets, options, after_dir)
+    scores = _score(tree, targets, options, after_dir)
   finally:
     shutil.rmtree(tree)
+  if outcome.name not in set(scores.scores['submission']):
+    failed = '; '.join(f'{t["workload"]}: {t["error"]}' for t in outcome.trials if t['error'])
+    raise RuntimeError(f'no evaluation of {outcome.name} to score ({failed or "no logs"})')
+  outcome.scores = scores
   outcome.diff = diff.compare(outcome.scores.scores, previous)
   outcome.diff_markdown = diff.to_markdown(outcome.diff, options.leaderboard_dir)
   outcome.diff.to_csv(os.path.join(after_dir, 'diff.csv'), index=False)

@@ -259,3 +259,12 @@ def test_quick_runs_the_first_point_and_full_tunes(tmp_path, full, trials, expec
   assert all(
     t.log_dir.startswith(os.path.join(options.output_dir, 'experiments', 'nadamw')) for t in plan
   )
+
+
+def test_a_submission_without_evaluations_is_an_error_not_a_rank(tmp_path):
+  options = _options(tmp_path)
+  outcome = lb.Outcome(options, 'adamw2')
+  outcome.trials = [{'workload': 'mnist1d', 'status': 'failed', 'error': 'ValueError: boom'}]
+  with pytest.raises(RuntimeError, match='no evaluation of adamw2 to score .mnist1d: ValueError'):
+    lb._score_with_leaderboard(options, outcome)
+  assert outcome.scores is None
