@@ -64,7 +64,8 @@ test-full-scale: install
 
 # The CPU image built with buildah (docker/build.sh cpu: no Docker daemon, no registry needed;
 # as root) and a baseline trained to its target inside it, then `check` (tests/test_images.py).
-# About 10 minutes on 2 cores with the Debian base bootstrapped, most of it pip; run by CI.
+# 8 minutes on 2 busy cores with the base image kept, about 12 with the Debian base to
+# bootstrap first, most of it pip installing; run by CI (.ci/run).
 test-image: install
 	$(BIN)/python -m pytest -m image tests/test_images.py
 

@@ -11,7 +11,8 @@
 # 3. buildah bud --isolation chroot, the host's CA bundle ($CA_BUNDLE, default
 #    /etc/ssl/certs/ca-certificates.crt) passed as the build secret `ca` (pip uses it for its
 #    downloads; the Dockerfile mounts it for that step only);
-# 4. checks that the host's CA bundle is in no file of the image that its base lacks.
+# 4. removes the image the tag named before (vfs keeps full copies), and checks that the
+#    host's CA bundle is in no file of the image that its base lacks.
 #
 # The last line of output is the image reference (localhost/algoperf-like:FLAVOR). Progress
 # and timings go to stderr. Environment: BASE_IMAGE, IMAGE (the reference to tag),
@@ -97,11 +98,17 @@ if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2> /dev/null)"
 fi
 secret=()
 [ -s "$CA_BUNDLE" ] && secret=(--secret "id=ca,src=$CA_BUNDLE")
+previous="$(buildah images --quiet --no-trunc "$IMAGE" 2> /dev/null || true)"
 log "building $IMAGE from $DOCKERFILE (lock sha256 $lock_sha)"
 buildah bud --isolation chroot --format docker --layers=false \
   -f "$DOCKERFILE" --build-arg "BASE_IMAGE=$base" --build-arg "LOCK_SHA256=$lock_sha" \
   --build-arg "SOURCE_COMMIT=$commit" "${secret[@]}" -t "$IMAGE" "$REPO" >&2
 log "built $IMAGE"
+current="$(buildah images --quiet --no-trunc "$IMAGE")"
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+  # The image this tag named before: untagged now, and a full copy on disk with vfs.
+  buildah rmi "$previous" > /dev/null 2>&1 || log "kept the previous image $previous (in use)"
+fi
 
 if [ -s "$CA_BUNDLE" ]; then
   # The bundle must not be in the image: look for a file of its size and content that the
