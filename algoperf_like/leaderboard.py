@@ -116,13 +116,6 @@ def submission_name(submission_dir: str) -> str:
   return re.sub(r'[^A-Za-z0-9_.-]', '_', name) or 'submission'
 
 
-def leaderboard_entries(leaderboard_dir: str) -> List[str]:
-  """The entries of a leaderboard directory (names of experiments with study_* folders)."""
-  from algoperf_like.scoring.read import find_submissions
-
-  return sorted({name for name, _ in find_submissions(leaderboard_dir, lambda msg: None)})
-
-
 def validate(options: Options) -> None:
   """Raise :class:`BadInput` (one line) for what cannot be evaluated; write nothing."""
   from algoperf_like import checker, registry
