@@ -18,8 +18,11 @@ SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
 	--report_dir=docs/data_selection_study --report_title="Data-selection study" \
 	--report_command="make selection-study"
 
-.PHONY: install sandbox-deps demo demo-one suite selection-study test test-full-scale test-isa wheel-test lint format bench clean
+.PHONY: install sandbox-deps demo demo-one suite selection-study test test-full-scale test-isa test-image wheel-test lint format bench lock image-cpu clean
 
+# `make install CONSTRAINTS=constraints.txt`: the versions of the lock file (as the images have
+# them) instead of the newest that pyproject.toml allows.
+CONSTRAINTS ?=
 install: $(STAMP)
 
 # bubblewrap, the sandbox of `check` (default) and `run --sandbox` (apt-get; root or sudo).
@@ -29,8 +32,12 @@ sandbox-deps:
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) -e ".[test]"
 	touch $(STAMP)
+
+# constraints.txt, the one lock file of the images (docker/), from .venv (docker/lock.sh says how).
+lock: install
+	bash docker/lock.sh
 
 # The four baselines on the six cpu_qualification workloads, one trial each with its best
 # target-setting point; scored, leaderboard printed (about 3-4 minutes on 2 cores).
@@ -49,15 +56,26 @@ suite: install
 selection-study: install
 	$(BIN)/algoperf-like suite $(SELECTION_STUDY_FLAGS)
 
-# Everything but the full-scale workload tests (about 15 minutes on 2 cores).
+# Everything but the full-scale workload tests and the image test (about 20 minutes on 2 cores).
 test: install sandbox-deps
-	$(BIN)/python -m pytest -m "not full_scale"
+	$(BIN)/python -m pytest -m "not full_scale and not image"
 
 # AlgoPerf's full-scale workloads (ImageNet, fastMRI, OGBG, Criteo 1TB, WMT, LibriSpeech, ...)
 # initialised, trained a few steps and evaluated on tiny synthetic data in their real
 # on-disk formats. Compilation-bound: kept out of `make test`, run by CI after it.
 test-full-scale: install
 	$(BIN)/python -m pytest -m full_scale
+
+# The CPU image built with buildah (docker/build.sh cpu: no Docker daemon, no registry needed;
+# as root) and a baseline trained to its target inside it, then `check` (tests/test_images.py).
+# 8 minutes on 2 busy cores with the base image kept, about 12 with the Debian base to
+# bootstrap first, most of it pip installing; run by CI (.ci/run).
+test-image: install
+	$(BIN)/python -m pytest -m image tests/test_images.py
+
+# The CPU image alone; the last line of output is its reference.
+image-cpu:
+	bash docker/build.sh cpu
 
 # The second-machine check: the tests whose outcome rests on floating-point rounding
 # (marker `numerics`), with XLA's CPU code generation capped at an older instruction set
@@ -76,9 +94,14 @@ wheel-test: sandbox-deps
 	bash tests/wheel_smoke.sh
 
 # Style: ruff (2-space indent, single quotes; pyproject.toml [tool.ruff]). `make format` fixes.
+# actionlint checks the GitHub workflows (their run: scripts with shellcheck), hadolint the
+# Dockerfiles, shellcheck the image scripts (all three from the test extra).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
+	$(BIN)/shellcheck docker/build.sh docker/lock.sh .ci/run
+	$(BIN)/hadolint docker/Dockerfile.cpu docker/Dockerfile.cuda docker/Dockerfile.tpu
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import socket
@@ -131,6 +132,43 @@ def file_sha256(path: str) -> str:
     return hashlib.sha256(f.read()).hexdigest()
 
 
+# The images of docker/ bake a JSON file (flavor, lock file hash, source commit) at build time
+# and name it in this variable; the run-time variables below say what only the host knows.
+IMAGE_INFO_VARIABLE = 'ALGOPERF_LIKE_IMAGE_INFO'
+IMAGE_REF_VARIABLE = 'ALGOPERF_LIKE_IMAGE_REF'  # e.g. ghcr.io/org/algoperf-like:cpu
+IMAGE_DIGEST_VARIABLE = 'ALGOPERF_LIKE_IMAGE_DIGEST'  # e.g. sha256:... (docker inspect)
+# Apptainer and Singularity set these to the image file inside a container.
+_APPTAINER_VARIABLES = ('APPTAINER_CONTAINER', 'SINGULARITY_CONTAINER')
+
+
+def image_fingerprint(environ=None) -> Dict[str, Any]:
+  """``image.*`` keys when running in one of the project's images (none outside one).
+
+  An image cannot know its own digest (the digest covers the image, this file included), so
+  ``image.digest`` and ``image.ref`` are recorded only when whoever starts the container
+  passes them (``-e ALGOPERF_LIKE_IMAGE_DIGEST=...``); under Apptainer the image file's path
+  is the reference. ``image.lock_sha256`` is the SHA-256 of the ``constraints.txt`` the image
+  installed from, computed at build time.
+  """
+  environ = os.environ if environ is None else environ
+  info: Dict[str, Any] = {}
+  path = environ.get(IMAGE_INFO_VARIABLE)
+  if path:
+    try:
+      with open(path) as f:
+        info.update({k: v for k, v in json.load(f).items() if k.startswith('image.')})
+    except (OSError, ValueError) as e:
+      info['image.info_error'] = f'{path}: {e}'
+  ref = environ.get(IMAGE_REF_VARIABLE) or next(
+    (environ[v] for v in _APPTAINER_VARIABLES if environ.get(v)), None
+  )
+  if ref:
+    info['image.ref'] = ref
+  if environ.get(IMAGE_DIGEST_VARIABLE):
+    info['image.digest'] = environ[IMAGE_DIGEST_VARIABLE]
+  return info
+
+
 def fingerprint(submission_path: str | None = None) -> Dict[str, Any]:
   """Devices, library versions, CPU, host, harness commit and submission hash."""
   import jax
@@ -147,6 +185,7 @@ def fingerprint(submission_path: str | None = None) -> Dict[str, Any]:
     'harness.git_commit': git_commit(os.path.dirname(os.path.abspath(__file__))),
   }
   info.update({f'version.{p}': _version(p) for p in _PACKAGES})
+  info.update(image_fingerprint())
   if submission_path and os.path.isfile(submission_path):
     info['submission.path'] = os.path.abspath(submission_path)
     info['submission.sha256'] = file_sha256(submission_path)

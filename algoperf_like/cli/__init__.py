@@ -1,6 +1,6 @@
 """``algoperf-like`` (also ``python -m algoperf_like``): one absl command per module.
 
-``run``, ``suite``, ``set-targets``, ``workloads`` and ``datasets`` live here (``cli/<command>.py``);
+``run``, ``suite``, ``leaderboard``, ``set-targets``, ``workloads`` and ``datasets`` live here (``cli/<command>.py``);
 ``score`` is :func:`algoperf_like.scoring.cli.main` and ``check`` is
 :func:`algoperf_like.checker.check_main`. Every command parses its argv with
 :mod:`algoperf_like.command_line`, so flags, help and errors behave the same in all of
@@ -22,6 +22,7 @@ commands:
   suite       run the baselines on a suite, score them, print the leaderboard
   score       score log trees: performance profiles, scores, leaderboard, report
   check       check a submission against the rules (static checks and a smoke run)
+  leaderboard check, run and score a submission against a leaderboard; write the PR comment
   workloads   list the workloads, suites and baselines, with targets and budgets
   set-targets set a workload's targets and budgets by AlgoPerf's procedure
   datasets    prepare a dataset into a --data_dir (AlgoPerf's dataset_setup.py), or list them
@@ -29,7 +30,16 @@ commands:
 'algoperf-like COMMAND --help' shows the flags of a command; every command reads
 --flagfile=FILE too."""
 
-COMMAND_NAMES = ('run', 'suite', 'score', 'check', 'workloads', 'set-targets', 'datasets')
+COMMAND_NAMES = (
+  'run',
+  'suite',
+  'score',
+  'check',
+  'leaderboard',
+  'workloads',
+  'set-targets',
+  'datasets',
+)
 
 
 def _command(name: str) -> Callable[[List[str]], int]:
@@ -50,6 +60,10 @@ def _command(name: str) -> Callable[[List[str]], int]:
     from algoperf_like import checker
 
     return checker.check_main
+  if name == 'leaderboard':
+    from algoperf_like.cli import leaderboard
+
+    return leaderboard.main
   if name == 'workloads':
     from algoperf_like.cli import workloads
 

@@ -114,6 +114,13 @@ def define_flags() -> absl_flags.FlagValues:
   d.DEFINE_integer('slurm_cpus_per_task', 1, 'CPUs per Slurm task.', lower_bound=1, flag_values=fv)
   d.DEFINE_integer('slurm_gpus_per_task', 0, 'GPUs per Slurm task.', lower_bound=0, flag_values=fv)
   d.DEFINE_string(
+    'slurm_python',
+    None,
+    'The command that starts Python in each Slurm task (default: this interpreter), e.g. '
+    '"apptainer exec --nv algoperf-like.sif python" to run every trial in the image.',
+    flag_values=fv,
+  )
+  d.DEFINE_string(
     'slurm_folder',
     None,
     'Folder for Slurm job files and task logs (default: '
@@ -439,6 +446,7 @@ def make_executor(fv, root: str, name: Optional[str] = None):
     cpus_per_task=fv.slurm_cpus_per_task,
     gpus_per_task=fv.slurm_gpus_per_task,
     max_parallel=fv.max_parallel if fv.max_parallel > 1 else None,
+    python=fv.slurm_python,
   )
 
 

@@ -23,6 +23,8 @@ class SlurmExecutor:
   time_min: time limit per task, in minutes.
   cpus_per_task, gpus_per_task: resources per task.
   max_parallel: tasks of the array that may run at once (None: no limit).
+  python: the command that starts Python in each task (None: this interpreter), e.g.
+    ``apptainer exec --nv algoperf-like.sif python`` to run every trial in the image.
   """
 
   def __init__(
@@ -34,8 +36,10 @@ class SlurmExecutor:
     gpus_per_task: int = 0,
     max_parallel: Optional[int] = None,
     poll_seconds: float = 2.0,
+    python: Optional[str] = None,
   ) -> None:
     self.folder = folder
+    self.python = python
     self.parameters = {
       'timeout_min': time_min,
       'cpus_per_task': cpus_per_task,
@@ -54,7 +58,8 @@ class SlurmExecutor:
       return
     import submitit
 
-    executor = submitit.AutoExecutor(folder=os.path.abspath(self.folder), cluster='slurm')
+    extra = {'slurm_python': self.python} if self.python else {}
+    executor = submitit.AutoExecutor(folder=os.path.abspath(self.folder), cluster='slurm', **extra)
     executor.update_parameters(**self.parameters)
     tasks = executor.map_array(sweep.run_trial, list(jobs))
     pending = list(zip(jobs, tasks))
