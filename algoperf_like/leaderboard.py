@@ -81,6 +81,9 @@ class Options:
   eval_every_steps: Optional[int] = None
   bootstrap_samples: int = 1000
   run_url: Optional[str] = None  # The CI run that produced this (linked in the comment).
+  # A sandbox.SandboxConfig: check's import and smoke run and every trial run in bubblewrap
+  # (the command's default; None: --nosandbox, e.g. inside a container that is the boundary).
+  sandbox: Any = None
 
   @property
   def trials_per_study(self) -> int:
@@ -179,6 +182,8 @@ def _run_trials(options: Options, trials: list) -> List[Dict[str, Any]]:
     args.append(f'--max_global_steps={options.max_global_steps}')
   if options.eval_every_steps:
     args.append(f'--eval_every_steps={options.eval_every_steps}')
+  if options.sandbox is not None:
+    args += ['--sandbox', f'--sandbox_bwrap={options.sandbox.bwrap}']
   run_flags = run_cli.define_flags()
   run_flags(args)
   root = os.path.join(options.output_dir, EXPERIMENTS_DIR)
@@ -290,7 +295,7 @@ def evaluate(options: Options) -> Outcome:
   start = time.monotonic()
   try:
     outcome.check = checker.check_submission(
-      options.submission_dir, options.tuning_ruleset, options.data_dir
+      options.submission_dir, options.tuning_ruleset, options.data_dir, sandbox=options.sandbox
     )
     outcome.seconds['check'] = time.monotonic() - start
     with open(os.path.join(options.output_dir, CHECK_FILE), 'w') as f:
@@ -375,10 +380,15 @@ def _what_ran(options: Options) -> str:
   caps = ''
   if options.max_global_steps:
     caps = f', at most {options.max_global_steps} steps a trial'
+  where = (
+    'in the bubblewrap sandbox (SECURITY.md)'
+    if options.sandbox is not None
+    else 'without the sandbox (--nosandbox)'
+  )
   return (
     f'Mode: {mode}: {options.num_studies} stud{"y" if options.num_studies == 1 else "ies"} '
     f'on {", ".join(f"`{w}`" for w in options.workloads)}, with {points}{caps} '
-    f'({options.tuning_ruleset} tuning ruleset).'
+    f'({options.tuning_ruleset} tuning ruleset), {where}.'
   )
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from algoperf_like import cli
 from algoperf_like import leaderboard as lb
+from algoperf_like import trial_logs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEADERBOARD = os.path.join(HERE, 'data', 'leaderboard')
@@ -68,6 +69,8 @@ def test_a_baseline_is_accepted_and_ranked(tmp_path, data_dir, monkeypatch, caps
   assert ttt['best_entry'] == 'momentum' and ttt['statuses'] == [trial['status']]
   assert all(r['status'] == 'PASS' for r in summary['checks'])
   assert summary['findings'] == []
+  assert 'in the bubblewrap sandbox' in comment  # The command's default.
+  assert trial_logs.read_summary(os.path.join(out, trial['log_dir']))['sandboxed']
   assert 'https://github.example/org/board/actions/runs/42' in comment
   for rel in summary['paths'].values():  # Every linked artifact exists.
     assert os.path.exists(os.path.join(out, rel)), rel

@@ -72,6 +72,7 @@ def define_flags() -> absl_flags.FlagValues:
     lower_bound=0,
     flag_values=fv,
   )
+  cl.define_sandbox(fv, True)
   return fv
 
 
@@ -108,6 +109,7 @@ def main(argv: List[str]) -> int:
     eval_every_steps=fv.eval_every_steps,
     bootstrap_samples=fv.bootstrap_samples,
     run_url=run_url(os.environ),
+    sandbox=cl.sandbox_config(fv),
   )
   try:
     lb.validate(options)
