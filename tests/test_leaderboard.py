@@ -14,9 +14,8 @@ import shutil
 
 import pytest
 
-from algoperf_like import cli
+from algoperf_like import cli, trial_logs
 from algoperf_like import leaderboard as lb
-from algoperf_like import trial_logs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEADERBOARD = os.path.join(HERE, 'data', 'leaderboard')
