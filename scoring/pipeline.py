@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import bootstrap, rules
+from . import bootstrap, compile_time, hardware, rules
 from .errors import ScoringError, ScoringWarning
 from .read import DEFAULT_TIME_COLUMN, LogData, read_logs
 from .targets import Targets, load_targets
@@ -38,6 +38,8 @@ class ScoringOptions:
   submissions: list[str] | None = None
   bootstrap_samples: int = 1000  # 0: no intervals
   bootstrap_seed: int = 0
+  exclude_compile_time: bool = False  # times less the submission's compile seconds
+  allow_mixed_hardware: bool = False  # else: an error when trials ran on several classes
 
 
 #: Studies per workload and submission by the targets file's ``benchmark_version``
@@ -72,6 +74,7 @@ class ScoringResult:
   speedups: pd.DataFrame | None = None
   intervals: bootstrap.BootstrapResult | None = None
   warnings: list[str] = field(default_factory=list)
+  hardware: pd.DataFrame | None = None  # per trial: hardware_class (scoring.hardware)
 
 
 def _warn(msg: str) -> None:
@@ -98,6 +101,13 @@ def score_logs(
 ) -> ScoringResult:
   """Apply every rule to already-read logs."""
   opts = opts or ScoringOptions()
+  hw = hardware.classes(logs.trials)
+  for msg in hardware.check(hw, opts.allow_mixed_hardware):
+    _warn(msg)
+  if opts.exclude_compile_time:
+    logs, msgs = compile_time.without_compile_time(logs)
+    for msg in msgs:
+      _warn(msg)
   if opts.best_trial not in ('eval', 'time', 'eval_listing'):
     raise ScoringError("best_trial must be 'eval', 'time' or 'eval_listing'")
   if opts.integral not in ('trapezoid', 'exact'):
@@ -203,6 +213,7 @@ def score_logs(
     scores.reset_index(drop=True),
     sp,
     ci,
+    hardware=hw,
   )
 
 
