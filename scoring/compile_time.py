@@ -20,6 +20,7 @@ import json
 import os
 
 import numpy as np
+import pandas as pd
 
 from algoperf_like import trial_logs
 
@@ -67,3 +68,75 @@ def without_compile_time(logs: LogData) -> tuple[LogData, list[str]]:
       'compilation'
     )
   return dataclasses.replace(logs, evals=evals), msgs
+
+
+def compile_shares(root: str) -> pd.DataFrame:
+  """Per trial of the tree at ``root``: how much of its submission time was compilation.
+
+  Columns: ``submission, workload, study, trial, status, time_to_target_s,
+  submission_s, compile_s`` (the submission's compile seconds up to the target, or
+  over the whole trial when it missed), ``share`` (of time to target, else of
+  submission time), ``setup_compile_s``, ``eval_compile_s``. Trials without a
+  ``compile_time`` record are left out.
+  """
+  rows = []
+  for dirpath, _, files in sorted(os.walk(root)):
+    if trial_logs.SUMMARY_FILE not in files:
+      continue
+    try:
+      with open(os.path.join(dirpath, trial_logs.SUMMARY_FILE)) as f:
+        summary = json.load(f)
+    except (OSError, ValueError):
+      continue
+    record = summary.get('compile_time') if isinstance(summary, dict) else None
+    if not isinstance(record, dict):
+      continue
+    parts = os.path.relpath(dirpath, root).split(os.sep)
+    if len(parts) < 4:
+      continue
+    ttt = summary.get('time_to_target')
+    sub_s = summary.get('accumulated_submission_time') or 0.0
+    at_target = record.get('submission_compile_s_at_target')
+    compile_s = (
+      at_target
+      if ttt is not None and at_target is not None
+      else record.get('submission_compile_s', 0.0)
+    )
+    base = ttt if ttt is not None else sub_s
+    rows.append(
+      {
+        'submission': parts[-4],
+        'workload': parts[-2].rsplit('_', 1)[0],
+        'study': parts[-3],
+        'trial': parts[-1],
+        'status': summary.get('status'),
+        'time_to_target_s': ttt,
+        'submission_s': sub_s,
+        'compile_s': compile_s,
+        'share': compile_s / base if base else float('nan'),
+        'setup_compile_s': record.get('setup_compile_s'),
+        'eval_compile_s': record.get('eval_compile_s'),
+      }
+    )
+  return pd.DataFrame(rows)
+
+
+def shares_markdown(df: pd.DataFrame) -> str:
+  """A Markdown table of :func:`compile_shares`, one row per trial."""
+  lines = [
+    '| workload | submission | status | time to target (s) | submission compile (s) | '
+    'share | set-up compile (s) | eval compile (s) |',
+    '|---|---|---|---|---|---|---|---|',
+  ]
+  for r in df.sort_values(['workload', 'submission', 'study', 'trial']).itertuples():
+    ttt = (
+      'miss'
+      if r.time_to_target_s is None or r.time_to_target_s != r.time_to_target_s
+      else (f'{r.time_to_target_s:.2f}')
+    )
+    of = '' if ttt != 'miss' else f' of {r.submission_s:.1f} s'
+    lines.append(
+      f'| {r.workload} | {r.submission} | {r.status} | {ttt} | {r.compile_s:.2f} | '
+      f'{100 * r.share:.1f}%{of} | {r.setup_compile_s:.2f} | {r.eval_compile_s:.2f} |'
+    )
+  return '\n'.join(lines)

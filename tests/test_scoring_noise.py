@@ -184,3 +184,22 @@ def test_exclude_compile_time_subtracts_the_submissions_compile_seconds(tmp_path
   assert (t(with_compile, 'a'), t(with_compile, 'b')) == (10.0, 12.0)
   assert (t(without, 'a'), t(without, 'b')) == (7.5, 12.0)
   assert any('1 of 2 trial(s) have no per-eval compile record' in w for w in without.warnings)
+
+
+def test_compile_shares_read_the_runners_record(tmp_path):
+  from algoperf_like.scoring.compile_time import compile_shares, shares_markdown
+
+  d = tmp_path / 'sub' / 'study_0' / 'w_jax' / 'trial_1'
+  d.mkdir(parents=True)
+  record = {'submission_compile_s_at_target': 1.0, 'submission_compile_s': 1.5,
+            'setup_compile_s': 2.0, 'eval_compile_s': 0.5}  # fmt: skip
+  summary = {'status': 'target_reached', 'time_to_target': 4.0, 'compile_time': record}
+  (d / 'trial_summary.json').write_text(json.dumps(summary))
+  df = compile_shares(str(tmp_path))
+  assert df.iloc[0][['submission', 'workload', 'compile_s', 'share']].tolist() == [
+    'sub',
+    'w',
+    1.0,
+    0.25,
+  ]
+  assert '| w | sub | target_reached | 4.00 | 1.00 | 25.0% |' in shares_markdown(df)
