@@ -92,14 +92,28 @@ def machine_load() -> dict:
 
 
 class LoadRecordingExecutor:
-  """Wraps an executor: after each trial, its load average goes to the conditions file."""
+  """Wraps an executor: after each trial, its load average goes to the conditions file.
 
-  def __init__(self, inner, experiment_dir: str) -> None:
+  With ``calibrate_repeats`` > 0 the calibration workload
+  (:mod:`algoperf_like.calibration`) is also timed just before and just after each
+  trial, and their mean is written to the trial's ``calibration.json`` (what
+  ``score --normalise_to_reference`` reads). Trials then run one at a time, in
+  this process's order.
+  """
+
+  def __init__(self, inner, experiment_dir: str, calibrate_repeats: int = 0) -> None:
     self.inner = inner
     self.path = os.path.join(experiment_dir, CONDITIONS_FILE)
+    self.calibrate_repeats = calibrate_repeats
+
+  def _calibrate(self):
+    from algoperf_like import calibration
+
+    return calibration.calibrate(repeats=self.calibrate_repeats)
 
   def run(self, jobs, report) -> None:
     os.makedirs(os.path.dirname(self.path) or '.', exist_ok=True)
+    before = {}
 
     def recorded(job, summary):
       record = {
@@ -109,8 +123,26 @@ class LoadRecordingExecutor:
         'nice': os.nice(0),
         **machine_load(),
       }
+      if job.trial.log_dir in before:
+        first, after = before.pop(job.trial.log_dir), self._calibrate()
+        cal = dict(
+          after,
+          seconds=(first['seconds'] + after['seconds']) / 2,
+          before_s=first['seconds'],
+          after_s=after['seconds'],
+          cv_before=first['cv'],
+          cv_after=after['cv'],
+        )
+        with open(os.path.join(job.trial.log_dir, 'calibration.json'), 'w') as f:
+          json.dump(cal, f, indent=1)
+        record['calibration_s'] = cal['seconds']
       with open(self.path, 'a') as f:
         f.write(json.dumps(record) + '\n')
       report(job, summary)
 
-    self.inner.run(jobs, recorded)
+    if not self.calibrate_repeats:
+      self.inner.run(jobs, recorded)
+      return
+    for job in jobs:
+      before[job.trial.log_dir] = self._calibrate()
+      self.inner.run([job], recorded)

@@ -145,6 +145,14 @@ def define_flags() -> absl_flags.FlagValues:
     '(trial_summary.json compile_time; AlgoPerf counts compilation, the default here too).',
     flag_values=fv,
   )
+  d.DEFINE_string(
+    'normalise_to_reference',
+    None,
+    'A calibration record (algoperf-like calibrate) of the reference system: express '
+    "times in its seconds, scaling each trial by its own calibration's speed "
+    '(calibration.json in the trial, submission or tree directory).',
+    flag_values=fv,
+  )
   d.DEFINE_boolean(
     'allow_mixed_hardware',
     False,
@@ -192,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     submissions=[s for s in args.submissions.split(',') if s] if args.submissions else None,
     exclude_compile_time=args.exclude_compile_time,
     allow_mixed_hardware=args.allow_mixed_hardware,
+    normalise_to_reference=args.normalise_to_reference,
   )
   try:
     with warnings.catch_warnings():

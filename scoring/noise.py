@@ -105,6 +105,17 @@ def _compile_at_target(trial_dir: str) -> float:
   return float(v) if isinstance(v, (int, float)) else float('nan')
 
 
+def _calibration(trial_dir: str) -> tuple[float, float]:
+  """The trial's calibration seconds and the mean CV of its two calls (NaN: none)."""
+  try:
+    with open(os.path.join(trial_dir, 'calibration.json')) as f:
+      record = json.load(f)
+    cvs = [record[k] for k in ('cv_before', 'cv_after') if k in record]
+    return float(record['seconds']), float(np.mean(cvs)) if cvs else float('nan')
+  except (OSError, ValueError, KeyError, TypeError):
+    return float('nan'), float('nan')
+
+
 def read_runs(root: str, targets_path=None, submissions=None, workloads=None):
   """One row per run of the tree, with its time to target; and the hardware rows."""
   targets = load_targets(targets_path)
@@ -130,6 +141,15 @@ def read_runs(root: str, targets_path=None, submissions=None, workloads=None):
       'compile_s_at_target': [_compile_at_target(os.path.dirname(p)) for p in trials['path']],
     }
   )
+  cal = [_calibration(os.path.dirname(p)) for p in trials['path']]
+  runs['calibration_s'] = [c[0] for c in cal]
+  runs['calibration_cv'] = [c[1] for c in cal]
+  # Reference-system seconds, the tree's median calibration as the reference (where every
+  # run has a calibration; see scoring.calibration for a committed reference).
+  ref = (
+    float(np.nanmedian(runs['calibration_s'])) if np.isfinite(runs['calibration_s']).any() else 1.0
+  )
+  runs['normalised_s'] = runs['time_to_target'] * ref / runs['calibration_s']
   hw = hardware.classes(logs.trials[logs.trials['path'].isin(trials['path'])])
   runs = runs.sort_values(['workload', 'submission', 'seed', 'repeat'], kind='stable')
   return runs.reset_index(drop=True), hw, msgs
@@ -153,6 +173,11 @@ def submission_stats(runs: pd.DataFrame) -> pd.DataFrame:
     sd_m = float(np.sqrt(np.mean(variances))) if variances else float('nan')
     sd_s = float(np.std(seed_means, ddof=1)) if len(seed_means) >= 2 else float('nan')
     sd = float(np.std(t, ddof=1)) if len(t) >= 2 else float('nan')
+    tn = hit['normalised_s'].to_numpy(dtype=float)
+    within_n = [x['normalised_s'].to_numpy(dtype=float) for _, x in hit.groupby('seed')]
+    var_n = [np.var(x, ddof=1) for x in within_n if len(x) >= 2 and np.isfinite(x).all()]
+    sd_mn = float(np.sqrt(np.mean(var_n))) if var_n else float('nan')
+    mean_n = float(tn.mean()) if len(tn) else float('nan')
     share = (hit['compile_s_at_target'] / hit['time_to_target']).to_numpy(dtype=float)
     rows.append(
       {
@@ -172,6 +197,7 @@ def submission_stats(runs: pd.DataFrame) -> pd.DataFrame:
         'machine_range_max_s': float(np.max(ranges)) if ranges else float('nan'),
         'seed_sd_s': sd_s,
         'seed_cv': _cv(sd_s, mean),
+        'machine_cv_normalised': _cv(sd_mn, mean_n),
         'compile_share': float(np.nanmean(share)) if np.isfinite(share).any() else float('nan'),
         'steps_mean': float(hit['global_step'].mean()) if len(hit) else float('nan'),
       }
@@ -461,6 +487,29 @@ def _plot_separation(res: NoiseResult, path: str) -> None:
   plots.save(fig, path)
 
 
+def _calibration_text(res: NoiseResult) -> str:
+  """What the calibration workload says about this run, when it was timed per trial."""
+  runs = res.runs
+  cal = runs['calibration_s'].to_numpy(dtype=float)
+  if not np.isfinite(cal).any():
+    return (
+      '- Calibration: not timed per trial (`--calibrate_repeats=0`): no reference-system '
+      'normalisation measured.'
+    )
+  ps = res.per_submission
+  pairs = [
+    f'{r.workload}/{r.submission} {_pct(r.machine_cv)} -> {_pct(r.machine_cv_normalised)}'
+    for r in ps.itertuples()
+  ]
+  return (
+    f'- Calibration (per trial, mean of a call just before and just after it): '
+    f'{_f(np.nanmean(cal), ".4f")} s per loop; CV across trials {_pct(np.nanstd(cal, ddof=1) / np.nanmean(cal))}, '
+    f'CV of the repeats within one call (mean) {_pct(np.nanmean(runs["calibration_cv"]))}. '
+    'Machine CV raw -> normalised to reference-system seconds (times x median calibration / '
+    f'trial calibration): {"; ".join(pairs)}.'
+  )
+
+
 def write_report(res: NoiseResult, out_dir: str, command: str, run_seconds=None) -> str:
   """``{out_dir}/README.md`` with ``times.png`` and ``separation.png``; returns the path."""
   os.makedirs(out_dir, exist_ok=True)
@@ -494,6 +543,8 @@ def write_report(res: NoiseResult, out_dir: str, command: str, run_seconds=None)
     'the per-seed means; SNR = (largest - smallest mean time across submissions) / '
     'sqrt(mean over submissions of the variance of all their reaching runs); statistics '
     'over runs that reached the target.',
+    '',
+    _calibration_text(res),
     '',
     '## Per workload and submission',
     '',

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import bootstrap, compile_time, hardware, rules
+from . import bootstrap, calibration, compile_time, hardware, rules
 from .errors import ScoringError, ScoringWarning
 from .read import DEFAULT_TIME_COLUMN, LogData, read_logs
 from .targets import Targets, load_targets
@@ -40,6 +40,7 @@ class ScoringOptions:
   bootstrap_seed: int = 0
   exclude_compile_time: bool = False  # times less the submission's compile seconds
   allow_mixed_hardware: bool = False  # else: an error when trials ran on several classes
+  normalise_to_reference: str | None = None  # a calibration record: reference-system seconds
 
 
 #: Studies per workload and submission by the targets file's ``benchmark_version``
@@ -224,6 +225,10 @@ def score_directory(root, targets_path=None, opts: ScoringOptions | None = None)
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter('always', ScoringWarning)
     logs = read_logs(root, targets, opts.time_column, opts.submissions)
+    if opts.normalise_to_reference:
+      logs, notes = calibration.normalise(logs, str(root), opts.normalise_to_reference)
+      for note in notes:
+        _warn(note)
     result = score_logs(logs, targets, opts)
   msgs = []
   for w in caught:

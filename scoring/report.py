@@ -195,7 +195,8 @@ def _describe(res) -> str:
     f'score = {"trapezoid on linspace(%g, %g, %d) (official code)" % (o.min_tau, o.max_tau, o.num_points) if o.integral == "trapezoid" else "exact integral (documentation)"}; '
     f'budget {"enforced" if o.enforce_budget else "not enforced (official code)"}; '
     f'time column: {o.time_column}'
-    f'{" less compile seconds (--exclude_compile_time)" if o.exclude_compile_time else ""}; '
+    f'{" less compile seconds (--exclude_compile_time)" if o.exclude_compile_time else ""}'
+    f'{" in reference-system seconds" if o.normalise_to_reference else ""}; '
     f'hardware: {_hardware(res)}.{ci}'
   )
 

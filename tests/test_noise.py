@@ -38,6 +38,7 @@ def test_noise_command_runs_resumes_and_reports(tmp_path, data_dir, capsys):
     f'--report_dir={report}',
     '--bootstrap_samples=50',
     '--max_studies=2',
+    '--calibrate_repeats=2',
   ]
   assert cli.main(argv) == 0
   dirs = sorted(
@@ -55,15 +56,26 @@ def test_noise_command_runs_resumes_and_reports(tmp_path, data_dir, capsys):
     assert summary['compile_time']['submission_compile_s'] >= 0
     meta = json.load(open(exp / d / 'meta_data_0.json'))
     assert meta['hardware_class']
+    assert json.load(open(exp / d / 'calibration.json'))['seconds'] > 0
     seeds.setdefault(d.split('/')[1], set()).add(meta['rng_seed'])
   assert all(len(s) == 1 for s in seeds.values()) and len(set.union(*seeds.values())) == 2
   conditions = [json.loads(x) for x in open(exp / noise.CONDITIONS_FILE)]
   assert len(conditions) == 4 and all('load_1m' in c for c in conditions)
   text = open(report / 'README.md').read()
   assert 'algoperf-like noise --workloads=mnist1d' in text and 'Load: 1-minute load' in text
+  assert 'Calibration (per trial' in text
   capsys.readouterr()
   # Again: every trial is finished, so nothing runs; the report is rewritten.
   assert cli.main(argv) == 0
   err = capsys.readouterr().err
   assert err.count('finished earlier: skipped') == 4
   assert len(open(exp / noise.CONDITIONS_FILE).readlines()) == 4
+
+
+def test_calibrate_writes_a_record(tmp_path, capsys):
+  out = tmp_path / 'cal' / 'calibration.json'
+  assert cli.main(['calibrate', f'--output={out}', '--steps=3', '--repeats=2']) == 0
+  record = json.load(open(out))
+  assert record['seconds'] > 0 and len(record['repeats_s']) == 2 and record['hardware_class']
+  assert str(out) in capsys.readouterr().out
+  assert cli.main(['calibrate', '--steps=0']) == 2

@@ -203,3 +203,21 @@ def test_compile_shares_read_the_runners_record(tmp_path):
     0.25,
   ]
   assert '| w | sub | target_reached | 4.00 | 1.00 | 25.0% |' in shares_markdown(df)
+
+
+def test_normalise_to_reference_scales_each_trial_by_its_calibration(tmp_path):
+  targets = write_targets(tmp_path / 'targets.json', {'w': ('error_rate', 0.5)})
+  root = tmp_path / 'logs'
+  a = write_trial(root, 'a', 0, 'w_jax', 1, [3.0, 10.0], [0.9, 0.4])
+  write_trial(root, 'b', 0, 'w_jax', 1, [3.0, 12.0], [0.9, 0.4])
+  (a.parent / 'calibration.json').write_text(json.dumps({'seconds': 0.5}))  # 2x the reference.
+  (root / 'calibration.json').write_text(json.dumps({'seconds': 2.0}))  # Half its speed.
+  ref = tmp_path / 'ref.json'
+  ref.write_text(json.dumps({'seconds': 1.0}))
+  opts = dict(bootstrap_samples=0, expected_studies=None, expected_trials=1)
+  res = score_directory(root, targets, ScoringOptions(normalise_to_reference=str(ref), **opts))
+  assert res.raw_times.loc['a', 'w'] == 20.0 and res.raw_times.loc['b', 'w'] == 6.0
+  assert any(w.startswith('times in reference-system seconds') for w in res.warnings)
+  (root / 'calibration.json').unlink()
+  with pytest.raises(ScoringError, match='1 trial.* have no calibration.json'):
+    score_directory(root, targets, ScoringOptions(normalise_to_reference=str(ref), **opts))

@@ -65,6 +65,13 @@ def define_flags() -> absl_flags.FlagValues:
     'bootstrap_samples', 2000, 'Synthetic studies drawn per study count.', flag_values=fv
   )
   d.DEFINE_integer('max_studies', 50, 'Largest study count tried for separation.', flag_values=fv)
+  d.DEFINE_integer(
+    'calibrate_repeats',
+    0,
+    'Time the calibration workload (algoperf-like calibrate) with this many repeats just '
+    "before and after each trial, into the trial's calibration.json (0: not).",
+    flag_values=fv,
+  )
   d.DEFINE_boolean(
     'allow_mixed_hardware',
     False,
@@ -115,7 +122,9 @@ def main(argv: List[str]) -> int:
       file=sys.stderr,
     )
     executor = noise.LoadRecordingExecutor(
-      run_cli.make_executor(run_flags, fv.experiment_dir, 'local'), fv.experiment_dir
+      run_cli.make_executor(run_flags, fv.experiment_dir, 'local'),
+      fv.experiment_dir,
+      fv.calibrate_repeats,
     )
     rc = run_cli.run_plan(plan, run_flags, executor)
   if not fv.analyse:
