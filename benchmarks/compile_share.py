@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from algoperf_like.scoring.compile_time import compile_shares, shares_markdown
+from algoperf_like.scoring.compile_time import (
+  compile_shares,
+  shares_markdown,
+  workload_summary_markdown,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -20,7 +24,7 @@ def main(argv: list[str]) -> int:
   if not len(df):
     print(f'no trials with a compile_time record under {argv[0]}', file=sys.stderr)
     return 2
-  print(shares_markdown(df))
+  print(workload_summary_markdown(df) + '\n\nPer trial:\n\n' + shares_markdown(df))
   return 0
 
 

@@ -140,3 +140,21 @@ def shares_markdown(df: pd.DataFrame) -> str:
       f'{100 * r.share:.1f}%{of} | {r.setup_compile_s:.2f} | {r.eval_compile_s:.2f} |'
     )
   return '\n'.join(lines)
+
+
+def workload_summary_markdown(df: pd.DataFrame) -> str:
+  """Per workload: trials at the target, and the median share of time to target compiling."""
+  lines = [
+    '| workload | trials at the target | median compile share of time to target | '
+    'median submission compile (s) | median time to target (s) |',
+    '|---|---|---|---|---|',
+  ]
+  for w, g in df.groupby('workload', sort=True):
+    hit = g[g['time_to_target_s'].notna()]
+    if len(hit):
+      share = f'{100 * hit["share"].median():.1f}%'
+      comp, ttt = f'{hit["compile_s"].median():.2f}', f'{hit["time_to_target_s"].median():.2f}'
+    else:
+      share = comp = ttt = 'n/a'
+    lines.append(f'| {w} | {len(hit)}/{len(g)} | {share} | {comp} | {ttt} |')
+  return '\n'.join(lines)

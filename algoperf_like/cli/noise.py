@@ -129,6 +129,8 @@ def main(argv: List[str]) -> int:
     rc = run_cli.run_plan(plan, run_flags, executor)
   if not fv.analyse:
     return rc
+  if rc:  # A failed trial (a diverged run, say) is a miss in the analysis, not an error.
+    print('some trials failed: they count as not reaching the target', file=sys.stderr)
   from algoperf_like.scoring import noise as noise_analysis
   from algoperf_like.scoring.errors import ScoringError
 
@@ -150,4 +152,4 @@ def main(argv: List[str]) -> int:
   print(noise_analysis.summary_text(result))
   if fv.report_dir:
     print(f'report: {os.path.join(fv.report_dir, "README.md")}')
-  return rc
+  return 0
