@@ -95,14 +95,19 @@ def _num(label: str) -> int:
   return int(digits) if digits else -1
 
 
-def _compile_at_target(trial_dir: str) -> float:
+def _summary_facts(trial_dir: str) -> tuple[float, str]:
+  """The submission's compile seconds up to the target (NaN: none) and the trial's status."""
   try:
     with open(os.path.join(trial_dir, trial_logs.SUMMARY_FILE)) as f:
-      record = (json.load(f) or {}).get('compile_time') or {}
-  except (OSError, ValueError, AttributeError):
-    return float('nan')
-  v = record.get('submission_compile_s_at_target')
-  return float(v) if isinstance(v, (int, float)) else float('nan')
+      summary = json.load(f) or {}
+  except (OSError, ValueError):
+    return float('nan'), 'unknown'
+  record = summary.get('compile_time') or {}
+  v = record.get('submission_compile_s_at_target') if isinstance(record, dict) else None
+  status = str(summary.get('status') or 'unknown')
+  if status == 'failed' and 'NonFinite' in str(summary.get('error')):
+    status = 'diverged'
+  return (float(v) if isinstance(v, (int, float)) else float('nan')), status
 
 
 def _calibration(trial_dir: str) -> tuple[float, float]:
@@ -138,9 +143,11 @@ def read_runs(root: str, targets_path=None, submissions=None, workloads=None):
       'reached': trials['reached'].to_numpy(dtype=bool),
       'time_to_target': trials['time_to_target'].to_numpy(dtype=float),
       'global_step': trials['global_step'].to_numpy(dtype=float),
-      'compile_s_at_target': [_compile_at_target(os.path.dirname(p)) for p in trials['path']],
     }
   )
+  facts = [_summary_facts(os.path.dirname(p)) for p in trials['path']]
+  runs['compile_s_at_target'] = [f[0] for f in facts]
+  runs['status'] = [f[1] for f in facts]
   cal = [_calibration(os.path.dirname(p)) for p in trials['path']]
   runs['calibration_s'] = [c[0] for c in cal]
   runs['calibration_cv'] = [c[1] for c in cal]
@@ -199,6 +206,9 @@ def submission_stats(runs: pd.DataFrame) -> pd.DataFrame:
         'seed_cv': _cv(sd_s, mean),
         'machine_cv_normalised': _cv(sd_mn, mean_n),
         'compile_share': float(np.nanmean(share)) if np.isfinite(share).any() else float('nan'),
+        'misses': ', '.join(
+          f'{k} {v}' for k, v in sorted(g[~g['reached']]['status'].value_counts().items())
+        ),
         'steps_mean': float(hit['global_step'].mean()) if len(hit) else float('nan'),
       }
     )
@@ -521,6 +531,10 @@ def write_report(res: NoiseResult, out_dir: str, command: str, run_seconds=None)
     if len(cond) and 'wall_clock_s' in cond
     else None
   )
+  span = None
+  if len(cond) and {'time', 'wall_clock_s'} <= set(cond.columns):
+    ends = cond['time'].astype(float)
+    span = float(ends.max() - (ends - cond['wall_clock_s'].astype(float)).min())
   n_seeds = int(res.runs['seed'].nunique())
   n_reps = int(res.runs.groupby(['submission', 'workload', 'seed']).size().max())
   out = [
@@ -535,7 +549,9 @@ def write_report(res: NoiseResult, out_dir: str, command: str, run_seconds=None)
     f'- Hardware class: {", ".join(res.hardware)}.',
     f'- Load: {load_summary(cond)}.',
     f'- Trial wall time (sum over trials, set-up and evals included): '
-    f'{_f(trial_wall, ".0f", " s")}; this invocation: {_f(run_seconds, ".0f", " s")}.',
+    f"{_f(trial_wall, '.0f', ' s')}; from the first trial's start to the last one's end: "
+    f'{_f(span, ".0f", " s")}'
+    + (f'; this invocation: {run_seconds:.0f} s.' if run_seconds is not None else '.'),
     f'- Written {datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}.',
     '',
     'Definitions (module docstring of `scoring/noise.py`): machine noise = pooled '
@@ -561,6 +577,7 @@ def write_report(res: NoiseResult, out_dir: str, command: str, run_seconds=None)
         'seed CV',
         'all runs SD (s)',
         'compile share',
+        'misses',
       ],
       [
         [
@@ -575,6 +592,7 @@ def write_report(res: NoiseResult, out_dir: str, command: str, run_seconds=None)
           _pct(r.seed_cv),
           _f(r.sd_s),
           _pct(r.compile_share),
+          r.misses or '-',
         ]
         for r in ps.itertuples()
       ],
