@@ -483,7 +483,7 @@ def _plot_separation(res: NoiseResult, path: str) -> None:
   sep = res.separation
   with plots._rc():
     fig = plots._new_figure((7.0, 3.4), right=0.7)
-    fig.subplots_adjust(bottom=0.15)
+    fig.subplots_adjust(bottom=0.15, left=0.13)
     ax = fig.add_subplot(1, 1, 1)
     for k, ((a, b), g) in enumerate(sep.groupby(['a', 'b'], sort=True)):
       color = plots.TAB10[k % 10]
@@ -495,6 +495,14 @@ def _plot_separation(res: NoiseResult, path: str) -> None:
     if len(sep):
       plots._legend_outside(ax)
   plots.save(fig, path)
+
+
+def _last_interval(res: NoiseResult, a: str, b: str) -> str:
+  g = res.separation[(res.separation['a'] == a) & (res.separation['b'] == b)]
+  if not len(g):
+    return 'n/a'
+  r = g.iloc[-1]
+  return f'{r.diff_mean:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}] at {int(r.studies)}'
 
 
 def _calibration_text(res: NoiseResult) -> str:
@@ -622,9 +630,19 @@ def write_report(res: NoiseResult, out_dir: str, command: str, run_seconds=None)
     f'{res.max_studies}); the score is over the measured workloads only.',
     '',
     _table(
-      ['pair', 'studies for a 95% interval of the score difference excluding 0'],
-      [[f'{r.a} vs {r.b}', r.label] for r in res.studies_needed.itertuples()],
+      [
+        'pair',
+        'studies for a 95% interval of the score difference excluding 0',
+        'score difference at the last count tried: mean [95% interval]',
+      ],
+      [
+        [f'{r.a} vs {r.b}', r.label, _last_interval(res, r.a, r.b)]
+        for r in res.studies_needed.itertuples()
+      ],
     ),
+    '',
+    'An interval that narrows onto 0 is a tie: the two submissions get the same score once '
+    'the medians settle (for instance each reaching a target the other misses).',
     '',
     '![times](times.png)',
     '',

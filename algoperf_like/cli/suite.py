@@ -136,17 +136,17 @@ def main(argv: List[str]) -> int:
   from algoperf_like.scoring import cli as scoring_cli
 
   if fv.quick:
-    print(QUICK_NOTICE)
+    print(QUICK_NOTICE.format(where='below'))
   rc = scoring_cli.main(score_args)
   if fv.quick:
-    print(QUICK_NOTICE)
+    print(QUICK_NOTICE.format(where='above'))
   print(f'logs: {fv.experiment_dir}; scores and report: {output_dir}/report.html')
   return rc
 
 
 # What the numbers of --quick are, printed before and after its leaderboard.
 QUICK_NOTICE = (
-  'QUICK MODE -- NOT A BENCHMARK RESULT. Every number below comes from oracle points: each '
+  'QUICK MODE -- NOT A BENCHMARK RESULT. Every number {where} comes from oracle points: each '
   "baseline ran once per workload with its own best point from that workload's committed "
   'target-setting runs (chosen in hindsight, per workload), not with a point its tuning would '
   'have found. They show the machinery and how fast each algorithm can be; a benchmark result '
