@@ -18,7 +18,14 @@ SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
 	--report_dir=docs/data_selection_study --report_title="Data-selection study" \
 	--report_command="make selection-study"
 
-.PHONY: install sandbox-deps demo demo-one suite selection-study test test-full-scale test-isa test-image wheel-test lint format bench lock image-cpu clean
+# The noise study (docs/noise/): two baselines on two cheap CPU workloads, 3 seeds x 3
+# repeats of each seed, each run with its quick-mode point; resumable.
+NOISE_FLAGS := --workloads=mnist1d,criteo_synth --submissions=momentum,nesterov \
+	--seeds=3 --repeats=3 --calibrate_repeats=3 --experiment_dir=experiments/noise \
+	--report_dir=docs/noise \
+	--report_command="make noise-report"
+
+.PHONY: install sandbox-deps demo demo-one suite selection-study noise-report test test-full-scale test-isa test-image wheel-test lint format bench lock image-cpu clean
 
 # `make install CONSTRAINTS=constraints.txt`: the versions of the lock file (as the images have
 # them) instead of the newest that pyproject.toml allows.
@@ -48,13 +55,23 @@ demo: install
 demo-one: install
 	$(BIN)/algoperf-like run $(ONE_RUN_FLAGS)
 
-# The full suite: each baseline tuned with 5 quasirandom points per workload, one study.
+# The full suite: each baseline tuned with 5 quasirandom points per workload, one study
+# (120 trials); the benchmark result, its report written to docs/suite_full/ for committing.
 suite: install
-	$(BIN)/algoperf-like suite --overwrite --experiment_dir=experiments/suite_full
+	$(BIN)/algoperf-like suite --overwrite --experiment_dir=experiments/suite_full \
+		--report_dir=docs/suite_full --report_command="make suite" \
+		--report_title="CPU suite, full mode: 4 baselines, 5 points per workload, 1 study"
 
 # The data-selection baselines against uniform sampling; rewrites docs/data_selection_study/.
 selection-study: install
 	$(BIN)/algoperf-like suite $(SELECTION_STUDY_FLAGS)
+
+# Rerun fixed configurations and rewrite docs/noise/ (machine and training noise,
+# signal-to-noise, studies to separate the baselines). 36 trials; about 12 minutes on this
+# 2-core machine under load (8-40 s per trial). Finished trials are skipped: rm -rf
+# experiments/noise (or pass --overwrite) to measure again.
+noise-report: install
+	$(BIN)/algoperf-like noise $(NOISE_FLAGS)
 
 # Everything but the full-scale workload tests and the image test (about 20 minutes on 2 cores).
 test: install sandbox-deps

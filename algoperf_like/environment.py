@@ -169,6 +169,26 @@ def image_fingerprint(environ=None) -> Dict[str, Any]:
   return info
 
 
+def hardware_class(meta: Dict[str, Any]) -> str | None:
+  """The class of machine a trial ran on, from its ``meta_data`` record; None if unknown.
+
+  Trials of one class are comparable by time: the accelerator's kind and count, or for
+  a CPU run the CPU model and its core count. This project's records give
+  ``device.*`` and ``cpu.*`` keys; AlgoPerf's own give ``gpu_model_name``/``gpu_count``
+  and ``cpu_model_name``/``cpu_count``. Anything else (no such keys): None.
+  """
+  if meta.get('hardware_class'):
+    return str(meta['hardware_class'])
+  platform_name = meta.get('device.platform')
+  if platform_name == 'cpu' and meta.get('cpu.model'):
+    return f'cpu: {meta["cpu.model"]} x{meta.get("cpu.count", "?")}'
+  if platform_name and meta.get('device.kind'):
+    return f'{platform_name}: {meta["device.kind"]} x{meta.get("device.count", "?")}'
+  if meta.get('gpu_model_name') and meta.get('gpu_count'):
+    return f'gpu: {meta["gpu_model_name"]} x{meta["gpu_count"]}'
+  return None
+
+
 def fingerprint(submission_path: str | None = None) -> Dict[str, Any]:
   """Devices, library versions, CPU, host, harness commit and submission hash."""
   import jax
@@ -186,6 +206,7 @@ def fingerprint(submission_path: str | None = None) -> Dict[str, Any]:
   }
   info.update({f'version.{p}': _version(p) for p in _PACKAGES})
   info.update(image_fingerprint())
+  info['hardware_class'] = hardware_class(info)
   if submission_path and os.path.isfile(submission_path):
     info['submission.path'] = os.path.abspath(submission_path)
     info['submission.sha256'] = file_sha256(submission_path)

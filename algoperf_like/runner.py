@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algoperf_like import compat, environment, jax_sharding_utils, spec, trial_logs
+from algoperf_like import compat, compile_time, environment, jax_sharding_utils, spec, trial_logs
 from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.clock import Clock, TimeAccount
 from algoperf_like.compat import pmap
@@ -118,6 +118,7 @@ class TrialResult:
   eval_results: List[Dict[str, Any]] = dataclasses.field(repr=False, default_factory=list)
   error: Optional[str] = None
   prepare_for_eval_calls: int = 0  # In this attempt (since the last resume).
+  compile_time: Optional[Dict[str, Any]] = None  # compile_time.CompileLog.summary().
 
   def summary(self) -> Dict[str, Any]:
     d = dataclasses.asdict(self)
@@ -176,6 +177,7 @@ def _train_once(
   clock = clock or Clock()
   account = TimeAccount()
   wall_start = clock.read()
+  compiles = compile_time.CompileLog().start()  # Compile seconds by phase.
   budget = budget_seconds(workload, config)
 
   # ----- Set-up (untimed). -----
@@ -260,6 +262,7 @@ def _train_once(
     trial_logs.write_json(os.path.join(log_dir, f'flags_{k}.json'), flags or {})
   t_loop = clock.read()
   account.add('logging', t_loop - t)
+  compiles.enter('submission')
 
   # ----- Timed loop. -----
   state: Dict[str, Any] = {
@@ -278,6 +281,7 @@ def _train_once(
   eval_results: List[Dict[str, Any]] = []
   eval_history: List[tuple] = []  # AlgoPerf passes [(step, eval_result), ...].
   global_step, status, time_to_target, error = 0, None, None, None
+  target_eval = None  # Index in eval_results of the first eval at the target.
   prepare_calls = 0
   duration_offset = 0.0  # total_duration of earlier attempts (after a preemption).
   if resumed:
@@ -410,6 +414,7 @@ def _train_once(
       eval_params, eval_model_state = (
         pmap.unreplicate((params, model_state)) if pmap_api else (params, model_state)
       )
+      compiles.enter('eval')
       result = workload.eval_model(
         eval_batch_size,
         eval_params,
@@ -429,6 +434,7 @@ def _train_once(
       reached = workload.has_reached_validation_target(result)
       if reached and time_to_target is None:
         time_to_target = submission_time
+        target_eval = len(eval_results)
       state['validation_goal_reached'] = bool(time_to_target is not None)
       row = dict(
         result,
@@ -441,6 +447,8 @@ def _train_once(
         total_duration=duration_offset + t_eval - wall_start,
       )
       eval_results.append(row)
+      compiles.mark_eval()
+      compiles.enter('logging')
       eval_history.append((global_step, result))
 
       if reached and config.stop_at_target:
@@ -506,6 +514,7 @@ def _train_once(
       saved = checkpointer is not None and last_checkpoint == t_logged
       segment_start = clock.read()
       account.add('checkpoint', segment_start - t_logged)
+      compiles.enter('submission')
       if prof and saved:
         prof.add('Checkpoint (untimed)', segment_start - t_logged)
   except KeyboardInterrupt:
@@ -521,6 +530,7 @@ def _train_once(
     if tracing:
       jax.profiler.stop_trace()
     t_end = clock.read()
+    compiles.stop()
     # Since the last boundary: on failure, submission work no eval closed; else the wrap-up.
     account.add('submission' if status in (None, 'failed') else 'logging', t_end - segment_start)
     wall = t_end - wall_start
@@ -537,6 +547,7 @@ def _train_once(
       eval_results=eval_results,
       error=error,
       prepare_for_eval_calls=prepare_calls,
+      compile_time=dict(compiles.summary(target_eval), resumed=resumed is not None),
     )
     if logger and status not in (None, 'interrupted', 'failed'):
       # AlgoPerf's last row of measurements.csv: the trial's score.

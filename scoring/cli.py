@@ -138,6 +138,28 @@ def define_flags() -> absl_flags.FlagValues:
     'submissions', None, 'Comma-separated subset of submissions to score.', flag_values=fv
   )
   d.DEFINE_boolean('quiet', False, 'Print no tables and no warnings.', flag_values=fv)
+  d.DEFINE_boolean(
+    'exclude_compile_time',
+    False,
+    "Time to target less the compile seconds of the submission's calls before that eval "
+    '(trial_summary.json compile_time; AlgoPerf counts compilation, the default here too).',
+    flag_values=fv,
+  )
+  d.DEFINE_string(
+    'normalise_to_reference',
+    None,
+    'A calibration record (algoperf-like calibrate) of the reference system: express '
+    "times in its seconds, scaling each trial by its own calibration's speed "
+    '(calibration.json in the trial, submission or tree directory).',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'allow_mixed_hardware',
+    False,
+    'Compare trials that ran on different hardware classes (flagged in the warnings); '
+    'without it such a comparison is an error.',
+    flag_values=fv,
+  )
   return fv
 
 
@@ -176,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap_seed=args.bootstrap_seed,
     expected_trials=args.expected_trials,
     submissions=[s for s in args.submissions.split(',') if s] if args.submissions else None,
+    exclude_compile_time=args.exclude_compile_time,
+    allow_mixed_hardware=args.allow_mixed_hardware,
+    normalise_to_reference=args.normalise_to_reference,
   )
   try:
     with warnings.catch_warnings():

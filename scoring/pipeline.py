@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import bootstrap, rules
+from . import bootstrap, calibration, compile_time, hardware, rules
 from .errors import ScoringError, ScoringWarning
 from .read import DEFAULT_TIME_COLUMN, LogData, read_logs
 from .targets import Targets, load_targets
@@ -38,6 +38,9 @@ class ScoringOptions:
   submissions: list[str] | None = None
   bootstrap_samples: int = 1000  # 0: no intervals
   bootstrap_seed: int = 0
+  exclude_compile_time: bool = False  # times less the submission's compile seconds
+  allow_mixed_hardware: bool = False  # else: an error when trials ran on several classes
+  normalise_to_reference: str | None = None  # a calibration record: reference-system seconds
 
 
 #: Studies per workload and submission by the targets file's ``benchmark_version``
@@ -72,6 +75,7 @@ class ScoringResult:
   speedups: pd.DataFrame | None = None
   intervals: bootstrap.BootstrapResult | None = None
   warnings: list[str] = field(default_factory=list)
+  hardware: pd.DataFrame | None = None  # per trial: hardware_class (scoring.hardware)
 
 
 def _warn(msg: str) -> None:
@@ -98,6 +102,13 @@ def score_logs(
 ) -> ScoringResult:
   """Apply every rule to already-read logs."""
   opts = opts or ScoringOptions()
+  hw = hardware.classes(logs.trials)
+  for msg in hardware.check(hw, opts.allow_mixed_hardware):
+    _warn(msg)
+  if opts.exclude_compile_time:
+    logs, msgs = compile_time.without_compile_time(logs)
+    for msg in msgs:
+      _warn(msg)
   if opts.best_trial not in ('eval', 'time', 'eval_listing'):
     raise ScoringError("best_trial must be 'eval', 'time' or 'eval_listing'")
   if opts.integral not in ('trapezoid', 'exact'):
@@ -203,6 +214,7 @@ def score_logs(
     scores.reset_index(drop=True),
     sp,
     ci,
+    hardware=hw,
   )
 
 
@@ -213,6 +225,10 @@ def score_directory(root, targets_path=None, opts: ScoringOptions | None = None)
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter('always', ScoringWarning)
     logs = read_logs(root, targets, opts.time_column, opts.submissions)
+    if opts.normalise_to_reference:
+      logs, notes = calibration.normalise(logs, str(root), opts.normalise_to_reference)
+      for note in notes:
+        _warn(note)
     result = score_logs(logs, targets, opts)
   msgs = []
   for w in caught:

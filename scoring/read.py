@@ -100,7 +100,8 @@ def _has_studies(path: str) -> bool:
 
 
 # What this project's runner writes beside the study directories (not stray).
-HARNESS_FILES = frozenset({trial_logs.PLAN_FILE})
+# noise_conditions.jsonl: the load averages of `algoperf-like noise` (algoperf_like.noise).
+HARNESS_FILES = frozenset({trial_logs.PLAN_FILE, 'noise_conditions.jsonl'})
 HARNESS_DIRS = frozenset({trial_logs.SLURM_DIR})
 
 
@@ -114,7 +115,8 @@ def find_submissions(root: str | Path, warn) -> list[tuple[str, str]]:
   out = []
   dirs, files = _dirs(root)
   for f in files:
-    warn(f'stray file ignored: {f.path}')
+    if f.name not in HARNESS_FILES:
+      warn(f'stray file ignored: {f.path}')
   for d in dirs:
     if _has_studies(d.path):
       out.append((d.name, d.path))

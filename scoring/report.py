@@ -194,8 +194,19 @@ def _describe(res) -> str:
     f'{_BEST_TRIAL.get(o.best_trial, o.best_trial)}; '
     f'score = {"trapezoid on linspace(%g, %g, %d) (official code)" % (o.min_tau, o.max_tau, o.num_points) if o.integral == "trapezoid" else "exact integral (documentation)"}; '
     f'budget {"enforced" if o.enforce_budget else "not enforced (official code)"}; '
-    f'time column: {o.time_column}.{ci}'
+    f'time column: {o.time_column}'
+    f'{" less compile seconds (--exclude_compile_time)" if o.exclude_compile_time else ""}'
+    f'{" in reference-system seconds" if o.normalise_to_reference else ""}; '
+    f'hardware: {_hardware(res)}.{ci}'
   )
+
+
+def _hardware(res) -> str:
+  hw = getattr(res, 'hardware', None)
+  if hw is None or not len(hw):
+    return 'unknown'
+  names = sorted(set(hw['hardware_class']))
+  return ', '.join(names) + (' (mixed, allowed)' if len(names) > 1 else '')
 
 
 def write_markdown(res, path: Path) -> None:

@@ -1,6 +1,6 @@
 """``algoperf-like`` (also ``python -m algoperf_like``): one absl command per module.
 
-``run``, ``suite``, ``leaderboard``, ``set-targets``, ``workloads`` and ``datasets`` live here (``cli/<command>.py``);
+``run``, ``suite``, ``leaderboard``, ``set-targets``, ``workloads``, ``datasets``, ``noise`` and ``calibrate`` live here (``cli/<command>.py``);
 ``score`` is :func:`algoperf_like.scoring.cli.main` and ``check`` is
 :func:`algoperf_like.checker.check_main`. Every command parses its argv with
 :mod:`algoperf_like.command_line`, so flags, help and errors behave the same in all of
@@ -26,6 +26,8 @@ commands:
   workloads   list the workloads, suites and baselines, with targets and budgets
   set-targets set a workload's targets and budgets by AlgoPerf's procedure
   datasets    prepare a dataset into a --data_dir (AlgoPerf's dataset_setup.py), or list them
+  noise       rerun fixed configurations: machine and training noise, signal-to-noise
+  calibrate   time a fixed training loop here (for score --normalise_to_reference)
 
 'algoperf-like COMMAND --help' shows the flags of a command; every command reads
 --flagfile=FILE too."""
@@ -39,6 +41,8 @@ COMMAND_NAMES = (
   'workloads',
   'set-targets',
   'datasets',
+  'noise',
+  'calibrate',
 )
 
 
@@ -76,6 +80,14 @@ def _command(name: str) -> Callable[[List[str]], int]:
     from algoperf_like.cli import datasets
 
     return datasets.main
+  if name == 'noise':
+    from algoperf_like.cli import noise
+
+    return noise.main
+  if name == 'calibrate':
+    from algoperf_like.cli import calibrate
+
+    return calibrate.main
   raise KeyError(name)
 
 

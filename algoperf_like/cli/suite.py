@@ -118,7 +118,7 @@ def main(argv: List[str]) -> int:
   run_flags.sandbox_time_limit_sec = fv.sandbox_time_limit_sec
   print(
     f'{len(plan)} trials: {", ".join(subs)} on {", ".join(names)}'
-    + (' (quick: best known points)' if fv.quick else ''),
+    + (' (quick: oracle points, not a benchmark result)' if fv.quick else ''),
     file=sys.stderr,
   )
   # Failed trials count as not reached.
@@ -140,6 +140,21 @@ def main(argv: List[str]) -> int:
     ]
   from algoperf_like.scoring import cli as scoring_cli
 
+  if fv.quick:
+    print(QUICK_NOTICE.format(where='below'))
   rc = scoring_cli.main(score_args)
+  if fv.quick:
+    print(QUICK_NOTICE.format(where='above'))
   print(f'logs: {fv.experiment_dir}; scores and report: {output_dir}/report.html')
   return rc
+
+
+# What the numbers of --quick are, printed before and after its leaderboard.
+QUICK_NOTICE = (
+  'QUICK MODE -- NOT A BENCHMARK RESULT. Every number {where} comes from oracle points: each '
+  "baseline ran once per workload with its own best point from that workload's committed "
+  'target-setting runs (chosen in hindsight, per workload), not with a point its tuning would '
+  'have found. They show the machinery and how fast each algorithm can be; a benchmark result '
+  'is `make suite` (algoperf-like suite without --quick: each baseline tuned with 5 '
+  'quasirandom points of its search space per workload, as the external-tuning ruleset says).'
+)
