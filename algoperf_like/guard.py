@@ -9,7 +9,8 @@ the runner hands the submission a :class:`WorkloadView` and keeps the real objec
   back as plain functions that call the real ones (so ``jax.jit(workload.model_fn)``,
   ``functools.partial`` and closures under ``jit`` trace as before, and ``__self__`` does
   not lead to the real object); ``metrics_logger`` comes back as a logger that can only
-  ``append_scalar_metrics``; the input queue is wrapped the same way (:class:`QueueView`);
+  ``append_scalar_metrics``; the input queue is a :class:`QueueView` that only yields
+  batches (``next()``; any attribute raises);
 - harness-only public members (:data:`HARNESS_ONLY`: ``eval_model`` reads the validation
   and test splits, ``attach_metrics_logger`` replaces the harness's logger) and every
   private member (``_build_input_queue``, ``_eval_model_on_split``, ``_param_shapes``,
@@ -175,7 +176,7 @@ class WorkloadView:
 
 
 class QueueView:
-  """What ``data_selection`` gets as ``input_queue``: ``next()`` and public attributes."""
+  """What ``data_selection`` gets as ``input_queue``: ``next()`` and ``iter()``, nothing else."""
 
   __slots__ = ()
 
@@ -289,24 +290,18 @@ def _make_view(guard: Guard, real: spec.Workload) -> WorkloadView:
   return object.__new__(cls)
 
 
-# Members of the input queue a submission may not use (beyond the private ones).
-_QUEUE_HARNESS_ONLY = frozenset({'set_state', 'get_state'})
-
-
 def _make_queue_view(guard: Guard, real: Any) -> QueueView:
+  """Only ``next()`` and ``iter()``: any attribute of the real queue (a generator's
+  ``gi_frame``, an iterator's arrays or ``set_state``) could lead back to the data or the
+  workload."""
+
   def getattribute(self, name):
-    if name.startswith('__') and name.endswith('__'):
-      if name in _OWN_DUNDERS or name in ('__iter__', '__next__', '__slots__'):
-        return _own(self, name)
-      raise guard.violate('private-member', f'reads input_queue.{name}')
-    if name.startswith('_') or name in _QUEUE_HARNESS_ONLY:
-      raise guard.violate(
-        'private-member', f'reads input_queue.{name}: the input queue belongs to the harness'
-      )
-    value = getattr(real, name)
-    if callable(value):
-      return _method(guard, real, name, value)
-    return value
+    if name in _OWN_DUNDERS or name in ('__iter__', '__next__', '__slots__'):
+      return _own(self, name)
+    raise guard.violate(
+      'private-member',
+      f'reads input_queue.{name}: a submission may only take batches from the input queue',
+    )
 
   def setattr_(self, name, value=None):
     raise guard.violate('mutate-workload', f'changes input_queue.{name}: it belongs to the harness')
