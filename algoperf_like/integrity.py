@@ -68,8 +68,6 @@ HOT_JAX_FLAGS = (
 )
 # Modules besides the harness's whose functions a submission must not replace.
 _SHARED_MODULES = ('jax', 'jax.numpy', 'jax.random', 'jax.lax', 'numpy', 'time', 'builtins')
-# Thread targets from these packages are theirs (e.g. a library's own worker pool).
-_LIBRARY_THREAD_MODULES = ('jax', 'jaxlib', 'tensorflow', 'absl', 'orbax', 'etils', 'wandb')
 _BINDINGS = (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)
 
 
@@ -133,12 +131,6 @@ def _defined_at(obj: Any) -> str:
   if code is None:
     return ''
   return f' by {os.path.basename(code.co_filename)}:{code.co_firstlineno}'
-
-
-def _thread_owner(thread: threading.Thread) -> str:
-  target = getattr(thread, '_target', None)
-  fn = target if target is not None else type(thread).run
-  return getattr(fn, '__module__', None) or ''
 
 
 class Integrity:
@@ -245,10 +237,6 @@ class Integrity:
   def _check_threads(self, when: str) -> None:
     for t in threading.enumerate():
       if t.ident in self._threads or t.ident in self.guard.harness_threads or not t.is_alive():
-        continue
-      owner = _thread_owner(t)
-      if owner.split('.')[0] in _LIBRARY_THREAD_MODULES:
-        self._threads.add(t.ident)  # A library's own thread (e.g. JAX's).
         continue
       daemon = 'daemon ' if t.daemon else ''
       self._fail(

@@ -27,6 +27,23 @@ def _ruleset(folder):
   return 'external' if os.path.exists(os.path.join(folder, 'tuning_search_space.json')) else 'self'
 
 
+# The published AlgoPerf submissions of the drop-in issue (test inputs, ../shared/fixtures).
+PUBLISHED_DIR = os.path.join(os.path.dirname(REPO), 'shared', 'fixtures', 'algoperf_submissions')
+PUBLISHED = sorted(
+  os.path.basename(os.path.dirname(p))
+  for p in glob.glob(os.path.join(PUBLISHED_DIR, '*', 'submission.py'))
+)
+
+
+@pytest.mark.skipif(not PUBLISHED, reason='no shared/fixtures/algoperf_submissions')
+@pytest.mark.parametrize('name', PUBLISHED)
+def test_published_submission_passes_static_checks(name):
+  """The sharper rules (private members, fingerprints) accept the published submissions."""
+  folder = os.path.join(PUBLISHED_DIR, name)
+  report = checker.check_submission(folder, _ruleset(folder), smoke=False)
+  assert report.passed, report.render()
+
+
 @pytest.mark.parametrize('name', BASELINES)
 def test_baseline_passes_static_checks(name):
   folder = os.path.join(REPO, 'submissions', name)
