@@ -91,6 +91,21 @@ def _bindings_snapshot() -> Dict[Tuple[str, str], int]:
   return out
 
 
+def _core_namespaces(*classes: type) -> list:
+  """The namespaces of the modules and classes that run and check a trial."""
+  names = (
+    'algoperf_like.integrity',
+    'algoperf_like.guard',
+    'algoperf_like.runner',
+    'algoperf_like.clock',
+    'algoperf_like.trial_logs',
+  )
+  out = [(n, vars(sys.modules[n])) for n in names if n in sys.modules]
+  clock = sys.modules.get('algoperf_like.clock')
+  extra = (clock.Clock, clock.TimeAccount) if clock else ()
+  return out + [(f'{c.__module__}.{c.__qualname__}', vars(c)) for c in classes + extra]
+
+
 def _fingerprint(value: Any, depth: int = 3) -> Any:
   """Identities of ``value`` and, for dicts/lists/tuples, of what they hold (``depth`` levels)."""
   if depth and isinstance(value, dict) and len(value) <= 10_000:
@@ -157,6 +172,11 @@ class Integrity:
     self._threads = {t.ident for t in threading.enumerate()}
     self._children = child_processes()
     self.rebase_workload()
+    # The checks' own code, and the runner's: compared first after every call, with dict
+    # comparisons only (no helper a patch could have replaced).
+    self._core = [(label, d, dict(d)) for label, d in _core_namespaces(type(self), type(guard))]
+    self._violation_type = RuleViolation
+    self._after_call = self.after_call  # Bound now: a later patch of the class is not used.
 
   # ----- Snapshots. -----
   def _clock_identity(self) -> tuple:
@@ -180,7 +200,11 @@ class Integrity:
   def _workload_state(self) -> tuple:
     w = self.workload
     classes = type(w).__mro__
-    return (type(w), tuple((k, id(v)) for k, v in list(vars(w).items())), classes)
+    # The constants (targets, budget, eval period) are a frozen dataclass, but
+    # object.__setattr__ changes one in place: their fields' identities are compared too.
+    constants = getattr(w, 'constants', None)
+    fields = tuple(map(id, vars(constants).values())) if hasattr(constants, '__dict__') else ()
+    return (type(w), tuple((k, id(v)) for k, v in list(vars(w).items())), classes, fields)
 
   def rebase_workload(self) -> None:
     """Take the workload's snapshot again (after the harness's own work on it)."""
@@ -206,6 +230,16 @@ class Integrity:
 
   def after_call(self, when: str) -> None:
     """The per-call checks (cheap); ``when``: e.g. 'after update_params at step 12'."""
+    for label, namespace, snapshot in self._core:
+      if namespace != snapshot:
+        changed = sorted(
+          k for k in set(namespace) | set(snapshot) if namespace.get(k) is not snapshot.get(k)
+        )
+        error = self._violation_type(
+          'harness', f'{label}.{changed[0] if changed else "?"} was replaced ({when})'
+        )
+        self.guard.violation = self.guard.violation or error
+        raise error
     self.guard.raise_latched()
     for name, fn in self._time.items():
       now = getattr(time, name, None)
@@ -232,6 +266,8 @@ class Integrity:
       if before.get(k) != now.get(k):
         verb = 'added' if k not in before else 'deleted' if k not in now else 'replaced'
         return f'workload.{k} was {verb}'
+    if self._workload_state()[3] != self._workload[3]:
+      return "the workload's constants (targets, budget, eval period) were changed"
     return "the workload's class hierarchy changed"
 
   def _check_threads(self, when: str) -> None:
@@ -252,7 +288,7 @@ class Integrity:
 
   def full_check(self, when: str) -> None:
     """Everything :meth:`after_call` checks, and the expensive rest."""
-    self.after_call(when)
+    self._after_call(when)
     self._check_threads(when)
     config = dict(self._jax.config.values)
     if config != self._config:

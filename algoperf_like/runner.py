@@ -220,11 +220,14 @@ def _train_once(
   view = guard.workload(workload)
   queue_view = guard.queue(input_queue)
   integrity = Integrity(guard, workload, clock)
+  # Bound now, so that a submission patching the Integrity class cannot replace them.
+  after_call, full_check = integrity.after_call, integrity.full_check
+  rebase_workload, rebase_threads = integrity.rebase_workload, integrity.rebase_threads
   try:
     optimizer_state = submission.init_optimizer_state(
       view, params, model_state, hyperparameters, opt_key
     )
-    integrity.after_call('after init_optimizer_state')
+    after_call('after init_optimizer_state')
   except RuleViolation as e:  # Before the loop: the summary says so, as the loop's would.
     _setup_violation(e, rng_seed, log_dir, account, clock.read() - wall_start)
     raise
@@ -276,8 +279,8 @@ def _train_once(
     k = trial_logs.next_index(log_dir, 'meta_data')
     trial_logs.write_json(os.path.join(log_dir, f'meta_data_{k}.json'), meta)
     trial_logs.write_json(os.path.join(log_dir, f'flags_{k}.json'), flags or {})
-  integrity.rebase_workload()  # The harness attached its metrics logger.
-  integrity.rebase_threads()
+  rebase_workload()  # The harness attached its metrics logger.
+  rebase_threads()
   t_loop = clock.read()
   account.add('logging', t_loop - t)
 
@@ -348,7 +351,7 @@ def _train_once(
       ):  # A smaller selection: pad.
         batch = pad_batch(batch, batch_size)
       t_selected = clock.peek()
-      integrity.after_call(f'after data_selection at step {global_step}')
+      after_call(f'after data_selection at step {global_step}')
       t_checked = clock.peek()
       checks_s += t_checked - t_selected
       if prof:
@@ -372,7 +375,7 @@ def _train_once(
       except spec.TrainingCompleteError:
         state['training_complete'] = True
       t_updated = clock.peek()
-      integrity.after_call(f'after update_params at step {global_step}')
+      after_call(f'after update_params at step {global_step}')
       checks_s += clock.peek() - t_updated
       if prof:
         prof.add('Update parameters (host, per step)', t_updated - t_checked)
@@ -435,7 +438,7 @@ def _train_once(
       account.add('submission', submission_time - state['accumulated_submission_time'])
       segment_start = t  # Accounted up to here (a failure from now on is charged from here).
       # Untimed: everything the submission may not change, before the harness evaluates.
-      integrity.full_check(f'at the evaluation of step {global_step}')
+      full_check(f'at the evaluation of step {global_step}')
       t_checked = clock.read()
       account.add('integrity', t_checked - t)
       if prof:
@@ -457,7 +460,7 @@ def _train_once(
         config.imagenet_v2_data_dir,
         global_step,
       )
-      integrity.rebase_workload()  # The evaluation may fill the workload's caches.
+      rebase_workload()  # The evaluation may fill the workload's caches.
       t_eval = clock.read(wait_for=result)
       account.add('eval', t_eval - t)
       if prof:
@@ -543,7 +546,7 @@ def _train_once(
           },
         )
       saved = checkpointer is not None and last_checkpoint == t_logged
-      integrity.rebase_threads()  # Threads logging or checkpointing started are the harness's.
+      rebase_threads()  # Threads logging or checkpointing started are the harness's.
       segment_start = clock.read()
       account.add('checkpoint', segment_start - t_logged)
       if prof and saved:

@@ -16,7 +16,7 @@ import time
 import jax
 import pytest
 
-from algoperf_like import clock, runner, sweep, trial_logs
+from algoperf_like import clock, integrity, runner, sweep, trial_logs
 from algoperf_like.guard import RuleViolation
 from algoperf_like.submission import load_submission
 from tests import quadratic
@@ -43,8 +43,14 @@ VIOLATIONS = {
   'matmul_precision': ('jax-config', 'jax_default_matmul_precision', False),
   'other_config': ('jax-config', 'jax_numpy_rank_promotion', False),
   'patch_class': ('workload', 'QuadraticWorkload.loss_fn was patched', False),
-  'patch_clock': ('clock', "harness's clock", False),
+  'patch_clock': ('harness', 'algoperf_like.clock.block_until_ready was replaced', False),
   'patch_runner': ('harness', 'algoperf_like.runner.pad_batch was replaced', False),
+  'patch_integrity': (
+    'harness',
+    'algoperf_like.integrity.Integrity.after_call was replaced',
+    False,
+  ),
+  'constants': ('workload', "workload's constants", False),
 }
 
 
@@ -58,7 +64,10 @@ def restore_globals():
   }
   saved_loss = vars(quadratic.QuadraticWorkload)['loss_fn']
   saved_block, saved_pad = clock.block_until_ready, runner.pad_batch
+  saved_checks = {n: vars(integrity.Integrity)[n] for n in ('after_call', 'full_check')}
   yield
+  for n, f in saved_checks.items():
+    setattr(integrity.Integrity, n, f)
   for n, f in saved_time.items():
     setattr(time, n, f)
   for n, v in saved_config.items():

@@ -113,6 +113,13 @@ def _attack(kind, workload, rng):
   elif kind == 'patch_clock':
     clock = importlib.import_module(_name('algoperf_like.', 'clock'))
     setattr(clock, _name('block_until', '_ready'), lambda tree: None)
+  elif kind == 'patch_integrity':  # Switch the checks off.
+    module = importlib.import_module(_name('algoperf_like.', 'integrity'))
+    setattr(module.Integrity, _name('after', '_call'), lambda self, when: None)
+    setattr(module.Integrity, _name('full', '_check'), lambda self, when: None)
+  elif kind == 'constants':  # Lower the target in the frozen constants.
+    setattr_ = getattr(object, _name('__set', 'attr__'))
+    setattr_(workload.constants, _name('validation_target', '_value'), 1e9)
   elif kind == 'patch_runner':
     runner = importlib.import_module(_name('algoperf_like.', 'runner'))
     setattr(runner, _name('pad', '_batch'), lambda batch, size: batch)
