@@ -10,10 +10,15 @@ When what is checked (the per-step checks are a fixed list of identity compariso
 two counters, a few microseconds; the runner charges the time of every check to
 ``integrity``, not to the submission):
 
-- after every submission call (:meth:`Integrity.after_call`): the ``time`` functions
+- after every submission call (:meth:`Integrity.after_call`), first the namespaces of the
+  code that runs and checks the trial (``algoperf_like.integrity``, ``guard``, ``runner``,
+  ``clock``, ``trial_logs`` and their classes), by dict comparison, so that a patch
+  switching the checks off is itself caught (the runner holds the check methods bound before
+  the first call); then the ``time`` functions
   (``perf_counter``, ``monotonic``, ``time``, ``sleep``, ``process_time`` and their
   ``_ns`` forms), the trial clock's time source and its methods, ``jax.block_until_ready``,
-  the ``jax.config`` flags that change numerics or timing most (x64, matmul precision,
+  the fields of the workload's frozen ``constants`` (targets, budget, eval period;
+  ``object.__setattr__`` changes them in place), the ``jax.config`` flags that change numerics or timing most (x64, matmul precision,
   ``disable_jit``, debug NaNs/Infs), the real workload's class and the identities of its
   ``__dict__`` entries, and Python threads that the call started and left running
   (threads started inside workload or input-queue code are the harness's, see
