@@ -18,12 +18,13 @@ two counters, a few microseconds; the runner charges the time of every check to
   (``perf_counter``, ``monotonic``, ``time``, ``sleep``, ``process_time`` and their
   ``_ns`` forms), the trial clock's time source and its methods, ``jax.block_until_ready``,
   the fields of the workload's frozen ``constants`` (targets, budget, eval period;
-  ``object.__setattr__`` changes them in place), the ``jax.config`` flags that change numerics or timing most (x64, matmul precision,
-  ``disable_jit``, debug NaNs/Infs), the real workload's class and the identities of its
+  ``object.__setattr__`` changes them in place), the ``jax.config`` flags that change
+  numerics or timing most (x64, matmul precision, ``disable_jit``, debug NaNs/Infs), the real workload's class and the identities of its
   ``__dict__`` entries, and Python threads that the call started and left running
   (threads started inside workload or input-queue code are the harness's, see
   :meth:`algoperf_like.guard.Guard.harness_call`);
-- at each evaluation boundary and at the end of the trial (:meth:`Integrity.full_check`):
+- at each evaluation boundary, before the harness evaluates (:meth:`Integrity.full_check`;
+  every trial that ends normally ends at one):
   all of the above, plus every ``jax.config`` value, every function, class and module
   bound in a harness module (``algoperf_like.*`` loaded before the submission's first
   call, its workloads included) and in ``jax``, ``jax.numpy``, ``numpy``, ``time`` and
