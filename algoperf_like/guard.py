@@ -132,6 +132,8 @@ class Guard:
     self.submission_dir = submission_dir
     self.violation: Optional[RuleViolation] = None
     self._harness_threads: set = set()  # Started inside workload or queue code.
+    self._watched: Any = None  # The real workload: what harness code changes in it is fine.
+    self.workload_updates: dict = {}  # Attribute -> new value, set by workload/queue code.
     self._lock = threading.Lock()
 
   def violate(self, rule: str, message: str) -> RuleViolation:
@@ -156,17 +158,27 @@ class Guard:
   def harness_call(self, fn: Callable, *args, **kwargs) -> Any:
     """Call harness code for the submission; threads it leaves running are the harness's."""
     before = {t.ident for t in threading.enumerate()}
+    state = getattr(self._watched, '__dict__', None)
+    saved = dict(state) if state is not None else None
     try:
       return fn(*args, **kwargs)
     finally:
       if threading.active_count() > len(before):
         self._harness_threads.update({t.ident for t in threading.enumerate()} - before)
+      if saved is not None and state != saved:  # E.g. a cache the workload's code filled.
+        for k in set(state) | set(saved):
+          if state.get(k, saved) is not saved.get(k, saved):
+            self.workload_updates[k] = state.get(k, _DELETED)
 
   def workload(self, real: spec.Workload) -> 'WorkloadView':
+    self._watched = real
     return _make_view(self, real)
 
   def queue(self, real: Any) -> 'QueueView':
     return _make_queue_view(self, real)
+
+
+_DELETED = object()  # In ``Guard.workload_updates``: the harness's code deleted the attribute.
 
 
 class WorkloadView:
@@ -203,14 +215,17 @@ def _own(view: Any, name: str) -> Any:
 def _method(guard: Guard, real: Any, name: str, bound: Callable) -> Callable:
   """A plain function calling ``real.name``; no reference to ``real`` but its closure."""
 
+  def keeping_state(method, *args, **kwargs):
+    saved = {k: real.__dict__[k] for k in _INIT_STATE if k in real.__dict__}
+    try:
+      return method(*args, **kwargs)
+    finally:
+      real.__dict__.update(saved)
+
   def call(*args, **kwargs):
     method = getattr(real, name)
     if name == 'init_model_fn':  # Restore the harness's shapes and types afterwards.
-      saved = {k: real.__dict__[k] for k in _INIT_STATE if k in real.__dict__}
-      try:
-        return guard.harness_call(method, *args, **kwargs)
-      finally:
-        real.__dict__.update(saved)
+      return guard.harness_call(keeping_state, method, *args, **kwargs)
     return guard.harness_call(method, *args, **kwargs)
 
   call.__name__ = call.__qualname__ = name

@@ -51,7 +51,7 @@ import time
 import types
 from typing import Any, Dict, List, Optional, Tuple
 
-from algoperf_like.guard import Guard, RuleViolation
+from algoperf_like.guard import _DELETED, Guard, RuleViolation
 
 TIME_FUNCTIONS = (
   'perf_counter',
@@ -210,7 +210,7 @@ class Integrity:
     # object.__setattr__ changes one in place: their fields' identities are compared too.
     constants = getattr(w, 'constants', None)
     fields = tuple(map(id, vars(constants).values())) if hasattr(constants, '__dict__') else ()
-    return (type(w), tuple((k, id(v)) for k, v in list(vars(w).items())), classes, fields)
+    return (type(w), {k: id(v) for k, v in list(vars(w).items())}, classes, fields)
 
   def rebase_workload(self) -> None:
     """Take the workload's snapshot again (after the harness's own work on it)."""
@@ -257,10 +257,23 @@ class Integrity:
     if hot != self._hot:
       changed = [n for n, a, b in zip(HOT_JAX_FLAGS, self._hot, hot) if a != b]
       self._fail('jax-config', f'jax.config {", ".join(changed)} changed', when)
+    if self.guard.workload_updates:  # Workload code the submission called changed it: fine.
+      self._accept_harness_updates()
     if self._workload_state() != self._workload:
       self._fail('workload', self._workload_change(), when)
     if threading.active_count() > len(self._threads):
       self._check_threads(when)
+
+  def _accept_harness_updates(self) -> None:
+    updates, self.guard.workload_updates = self.guard.workload_updates, {}
+    ids = self._workload[1]
+    for k, v in updates.items():
+      if v is _DELETED:
+        ids.pop(k, None)
+        self._workload_deep.pop(k, None)
+      else:
+        ids[k] = id(v)
+        self._workload_deep[k] = _fingerprint(v)
 
   def _workload_change(self) -> str:
     w = self.workload

@@ -175,3 +175,24 @@ def test_threads_started_by_the_input_pipeline_are_the_harness_s(tmp_path):
   finally:
     workload.stop.set()
   assert result.status == 'max_steps'
+
+
+def test_workload_code_may_change_the_workload(tmp_path):
+  """What the workload's own methods change in it (a cache), called by the submission, is no
+  violation; nor is re-initialising the model (AlgoPerf allows init_model_fn)."""
+
+  class CachingQuadratic(quadratic.QuadraticWorkload):
+    def model_fn(self, params, batch, *args, **kwargs):
+      self.traced = getattr(self, 'traced', 0) + 1
+      return super().model_fn(params, batch, *args, **kwargs)
+
+  workload = CachingQuadratic()
+  result = runner.train_once(
+    workload,
+    load_submission(RUNTIME),
+    Hyper('reinit'),
+    0,
+    None,
+    runner.RunConfig(max_global_steps=4, eval_every_steps=2),
+  )
+  assert result.status == 'max_steps' and workload.traced >= 1

@@ -75,7 +75,9 @@ def _step(workload, how):
 def _attack(kind, workload, rng):
   time = __import__(_name('ti', 'me'))
   importlib = __import__(_name('import', 'lib'))
-  if kind == 'private':
+  if kind == 'reinit':  # Legal: AlgoPerf lets a submission re-initialise the model.
+    workload.init_model_fn(rng)
+  elif kind == 'private':
     getattr(workload, _name('_build', '_input_queue'))(rng, 'validation', None, 8)
   elif kind == 'private_caught':  # Caught and ignored: the guard's latch still stops it.
     try:
