@@ -25,7 +25,9 @@ Rule ids and what they forbid (also in :data:`RULES`):
 - ``private-member``: private members of the workload or the input queue
   (``workload._build_input_queue``, ``_eval_model_on_split``, ``_param_shapes``, data handles),
   reached through any expression: attributes, ``getattr``/``hasattr`` with a private or a
-  computed name, ``vars()``, ``dir()``, ``__dict__``; the workload is the first parameter of
+  computed name, ``operator.attrgetter``/``methodcaller``, ``vars()``, ``dir()``,
+  ``__dict__``; also ``eval_model`` (it evaluates the held-out splits); the workload is the
+  first parameter of
   the API functions whatever it is called, and any name, attribute or parameter it is bound
   to (aliases, ``functools.partial``, helper functions it is passed to). AlgoPerf forbids
   ``_build_input_queue`` (a second input pipeline, e.g. over validation data); the run-time
@@ -320,6 +322,9 @@ _NAME_SOURCES = _CLASS_SOURCES + (
 _WORKLOAD = 'workload'  # The API's parameter name.
 _HARNESS_OBJECTS = frozenset({_WORKLOAD, 'input_queue', 'train_state'})  # Also API names.
 _ALLOWED_IDENTITY_FUNCTION = 'get_batch_size'
+# Public workload members only the harness may use (as the guard enforces at run time);
+# attach_metrics_logger is the mutate-workload rule's.
+_HARNESS_ONLY_MEMBERS = frozenset({'eval_model'})
 
 # Parameter positions of the API functions: the workload, the input queue, and the trees
 # (parameters, their types, model state, batch) whose structure fingerprints a workload.
@@ -362,6 +367,7 @@ _TREE_CALLS = (
   'jax.tree.flatten_with_path',
   'flax.traverse_util.flatten_dict',
 )
+_TREE_MAPS = ('jax.tree.map', 'jax.tree_util.tree_map', 'jax.tree_map')
 # Calls yielding (path, leaf) pairs.
 _TREE_PAIRS = (
   'jax.tree_util.tree_leaves_with_path',
@@ -672,7 +678,12 @@ class _Analyzer(ast.NodeVisitor):
     if _matches(name, _TREE_STRUCT_CALLS):
       return 'struct'
     if _matches(name, _TREE_CALLS) or _matches(name, _TREE_PAIRS):
-      return 'tree'
+      return 'struct' if 'struct' in kinds else 'tree'  # Leaves of a tree of sizes: sizes.
+    if _matches(name, _TREE_MAPS) and node.args:
+      fn = node.args[0]
+      if isinstance(fn, ast.Lambda) and self._kind(fn.body) == 'struct':
+        return 'struct'  # jax.tree.map(lambda x: x.size, params)
+      return 'tree' if 'tree' in kinds[1:] else None
     if _matches(name, _TREE_FLATTEN):
       return 'tree'
     if name in _TREE_DESCRIBE and 'tree' in kinds:
@@ -919,6 +930,7 @@ class _Analyzer(ast.NodeVisitor):
     if not self._identity_allowed():
       self._check_identity_call(node, name)
     self._check_private_call(node, name)
+    self._check_attrgetter(node, name)
     self.generic_visit(node)
 
   def _check_private_call(self, node: ast.Call, name: Optional[str]) -> None:
@@ -941,6 +953,16 @@ class _Analyzer(ast.NodeVisitor):
       self._identity(node, f'type({what}): the class of the workload')
     elif _matches(name, ('object.__getattribute__', 'inspect.getattr_static')):
       self._private(node, f'{name}() on {what}: bypasses the workload guard')
+
+  def _check_attrgetter(self, node: ast.Call, name: Optional[str]) -> None:
+    """``operator.attrgetter('_x')``/``methodcaller(name)``: names not known to be public."""
+    if not _matches(name, ('operator.attrgetter', 'operator.methodcaller')) or not node.args:
+      return
+    key = node.args[0]
+    if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+      self._private(node, f'{name}() with a computed name')
+    elif any(part.startswith('_') for part in key.value.split('.')):
+      self._private(node, f'{name}({key.value!r}): a private member')
 
   def _private(self, node: ast.AST, what: str) -> None:
     self._report(
@@ -992,6 +1014,10 @@ class _Analyzer(ast.NodeVisitor):
     owner = node.value
     on_queue = isinstance(owner, ast.Name) and owner.id in self.queue_names
     stored = isinstance(node.ctx, (ast.Store, ast.Del)) or id(node) in self._stored
+    if node.attr in _HARNESS_ONLY_MEMBERS and self._is_workload(owner):
+      self._private(
+        node, f'{ast.unparse(node)}: belongs to the harness (it evaluates held-out splits)'
+      )
     if node.attr.startswith('_') and (self._is_workload(owner) or on_queue) and not stored:
       if node.attr == '__class__':
         if not self._identity_allowed():

@@ -33,6 +33,9 @@ PRIVATE = [
   UPDATE + "  return hasattr(workload, '_eval_cache')",
   UPDATE + '  return dir(workload)',
   DATA + '  return input_queue._arrays',
+  'import operator\n' + UPDATE + "  return operator.attrgetter('_build_input_queue')(workload)",
+  'import operator\n' + UPDATE + "  return operator.methodcaller('_' + 'x')(workload)",
+  UPDATE + '  return workload.eval_model(8, p, m, rng, None, None, g)',
   DATA + "  return getattr(input_queue, 'gi_' + 'frame')",
 ]
 
@@ -69,6 +72,8 @@ IDENTITY = [
   'workload.param_shapes.values())\n  return total > 1e6',
   INIT + "  return str(model_params['w'].dtype) == 'bfloat16'",
   INIT + "  return f'{len(model_params)}' == '4'",
+  'import jax\n' + INIT + '  sizes = jax.tree.map(lambda x: x.size, model_params)\n'
+  '  return sum(jax.tree.leaves(sizes)) == 1234',
 ]
 
 LEGAL = [
@@ -90,6 +95,10 @@ LEGAL = [
   UPDATE + '  return p.shape == m.shape',
   "def get_batch_size(workload_name):\n  return {'mnist': 128}[workload_name]",
   'import functools, jax\n' + UPDATE + '  return jax.jit(functools.partial(f, workload))',
+  'import jax\n'
+  + UPDATE
+  + '  sq = jax.tree.map(lambda g: g * g, p)\n  return sum(jax.tree.leaves(sq)) > 0.5',
+  'import operator\n' + UPDATE + "  return operator.attrgetter('step_hint')(workload)",
 ]
 
 
