@@ -200,8 +200,8 @@ class Integrity:
     )
 
   def _hot_flags(self) -> tuple:
-    values = self._jax.config.values
-    return tuple(values.get(name) for name in HOT_JAX_FLAGS)
+    config = self._jax.config  # Attribute reads: config.values builds a dict of every flag.
+    return tuple(getattr(config, name, None) for name in HOT_JAX_FLAGS)
 
   def _workload_state(self) -> tuple:
     w = self.workload
