@@ -14,7 +14,10 @@ Checks, in order (rule ids as in :data:`algoperf_like.static_rules.RULES`):
    workloads, see :func:`smoke_workloads`) with the first point of its search space
    (None under self-tuning); it fails on any exception, non-finite metrics or parameters, or
    ``update_params``/``prepare_for_eval`` returning parameters of another
-   structure, shape or dtype.
+   structure, shape or dtype, and on a run-time rule violation (the guarded workload,
+   :mod:`algoperf_like.guard`, and the integrity checks, :mod:`algoperf_like.integrity`:
+   what static rules cannot see, e.g. names built at run time), reported with the member
+   or what changed and the submission's line.
 
 The report has one line per check (PASS, FAIL or SKIP), each violation as
 ``file:line: why``, and a verdict. Exit code: 0 all passed, 1 violations, 2 bad input.
@@ -33,6 +36,7 @@ import traceback
 from typing import Any, List, Optional
 
 from algoperf_like import command_line, registry, spec
+from algoperf_like.guard import RuleViolation
 from algoperf_like.sandbox import SandboxUnavailable
 from algoperf_like.search_space import (
   SearchSpaceError,
@@ -256,6 +260,13 @@ def _check_smoke(submission, space, ruleset: str, data_dir: str) -> CheckResult:
   for workload in smoke_workloads(data_dir):
     try:
       summaries.append(_smoke_one(workload, submission, hyperparameters, ruleset, data_dir))
+    except RuleViolation as e:  # Stopped by the guard or the run-time integrity checks.
+      folder = os.path.dirname(submission.path)
+      path = SUBMISSION_FILE
+      if e.path and os.path.abspath(e.path).startswith(folder + os.sep):
+        path = os.path.relpath(e.path, folder)
+      message = f'{workload.workload_name}: rule_violation: {e.one_line()}'
+      violations.append(Violation('smoke', path, e.line, message[:300]))
     except Exception as e:  # Whatever the submission raised is the finding.
       frames = [
         f

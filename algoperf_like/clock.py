@@ -16,7 +16,8 @@ import dataclasses
 import time
 from typing import Any, Callable, Dict
 
-CATEGORIES = ('setup', 'submission', 'eval', 'logging', 'checkpoint')
+# 'integrity': the run-time checks between submission calls (algoperf_like.integrity).
+CATEGORIES = ('setup', 'submission', 'eval', 'logging', 'checkpoint', 'integrity')
 
 
 def block_until_ready(tree: Any) -> None:

@@ -35,11 +35,17 @@ def last_eval_row(log_dir: str) -> Optional[Dict[str, str]]:
   return next(csv.DictReader(io.StringIO(complete[0] + complete[-1])))
 
 
+# Trial statuses that end a trial with an error (the reason in the summary's 'error').
+UNSUCCESSFUL = ('failed', 'rule_violation')
+
+
 def describe_summary(summary: Dict[str, Any]) -> str:
   if summary.get('time_to_target') is not None:
     return f'target reached in {summary["time_to_target"]:.2f}s of submission time'
   reason = (
-    f': {summary["error"]}' if summary.get('status') == 'failed' and summary.get('error') else ''
+    f': {summary["error"]}'
+    if summary.get('status') in UNSUCCESSFUL and summary.get('error')
+    else ''
   )
   return f'target not reached ({summary.get("status")}{reason})'
 
@@ -136,7 +142,7 @@ class SweepMonitor:
     )
 
   def counts(self) -> Dict[str, int]:
-    failed = sum(1 for s in self._finished.values() if s.get('status') == 'failed')
+    failed = sum(1 for s in self._finished.values() if s.get('status') in UNSUCCESSFUL)
     running = sum(
       1 for t in self.plan if t.log_dir not in self._finished and os.path.isdir(t.log_dir)
     )

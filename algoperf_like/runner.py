@@ -18,6 +18,12 @@ the device by at most the backend's queue of in-flight computations.
 Clock readings are chained: each boundary reading ends one category and
 starts the next, so the time account adds up to the trial's wall clock.
 The runner knows nothing about particular workloads or submissions.
+
+The submission never sees the real workload or input queue: it gets guarded views
+(:mod:`algoperf_like.guard`), and :mod:`algoperf_like.integrity` compares what it may not
+change after each of its calls (the clock, ``jax.config``, the harness, the workload,
+threads and processes). A :class:`~algoperf_like.guard.RuleViolation` ends the trial as
+``rule_violation``; the checks' time is the account's ``integrity``, not submission time.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from algoperf_like import compat, compile_time, environment, jax_sharding_utils,
 from algoperf_like.checkpoints import TrialCheckpointer
 from algoperf_like.clock import Clock, TimeAccount
 from algoperf_like.compat import pmap
+from algoperf_like.guard import Guard, RuleViolation
+from algoperf_like.integrity import Integrity
 from algoperf_like.profiler import Profiler
 from algoperf_like.rng import StepKeys
 from algoperf_like.submission import Submission, checked_batch_size, resolve_batch_size
@@ -106,7 +114,7 @@ class TrialResult:
   """What a trial ends with (also written to ``trial_summary.json``)."""
 
   status: str  # target_reached | budget_exhausted | max_steps | training_complete | failed
-  #              (| interrupted: Ctrl-C, no summary written)
+  #              | rule_violation (error: what and where) | interrupted: Ctrl-C, no summary
   time_to_target: Optional[float]
   global_step: int
   accumulated_submission_time: float
@@ -209,9 +217,22 @@ def _train_once(
     input_queue = pmap.ShardedQueue(input_queue)
   elif jax.device_count() > 1:  # Data parallel: every device holds the whole model.
     params, model_state = jax_sharding_utils.replicate((params, model_state))
-  optimizer_state = submission.init_optimizer_state(
-    workload, params, model_state, hyperparameters, opt_key
-  )
+  # The submission sees guarded views; the harness keeps the real objects.
+  guard = Guard(os.path.dirname(submission.path))
+  view = guard.workload(workload)
+  queue_view = guard.queue(input_queue)
+  integrity = Integrity(guard, workload, clock)
+  # Bound now, so that a submission patching the Integrity class cannot replace them.
+  after_call, full_check = integrity.after_call, integrity.full_check
+  rebase_workload, rebase_threads = integrity.rebase_workload, integrity.rebase_threads
+  try:
+    optimizer_state = submission.init_optimizer_state(
+      view, params, model_state, hyperparameters, opt_key
+    )
+    after_call('after init_optimizer_state')
+  except RuleViolation as e:  # Before the loop: the summary says so, as the loop's would.
+    _setup_violation(e, rng_seed, log_dir, account, clock.read() - wall_start)
+    raise
   step_keys = StepKeys(loop_key)
   step_keys.at(0)  # Compile the key generator outside the timed loop.
   checkpointer = None
@@ -260,6 +281,8 @@ def _train_once(
     k = trial_logs.next_index(log_dir, 'meta_data')
     trial_logs.write_json(os.path.join(log_dir, f'meta_data_{k}.json'), meta)
     trial_logs.write_json(os.path.join(log_dir, f'flags_{k}.json'), flags or {})
+  rebase_workload()  # The harness attached its metrics logger.
+  rebase_threads()
   t_loop = clock.read()
   account.add('logging', t_loop - t)
   compiles.enter('submission')
@@ -306,6 +329,7 @@ def _train_once(
   trace_start = max(TRACE_FIRST_STEP, global_step)  # After a resume: the next steps.
   tracing = False
   prof_measured = 0.0  # --profile: host time of this stretch's submission calls.
+  checks_s = 0.0  # Time of the integrity checks in this stretch (not submission time).
 
   try:
     while status is None:
@@ -316,8 +340,8 @@ def _train_once(
       if prof:
         t_host = clock.peek()
       batch = submission.data_selection(
-        workload,
-        input_queue,
+        view,
+        queue_view,
         optimizer_state,
         params,
         model_state,
@@ -330,13 +354,16 @@ def _train_once(
         not pmap_api and weights is not None and len(weights) < batch_size
       ):  # A smaller selection: pad.
         batch = pad_batch(batch, batch_size)
+      t_selected = clock.peek()
+      after_call(f'after data_selection at step {global_step}')
+      t_checked = clock.peek()
+      checks_s += t_checked - t_selected
       if prof:
-        t_selected = clock.peek()
         prof.add('Data selection (host, per step)', t_selected - t_host)
         prof_measured += t_selected - t_host
       try:
         optimizer_state, params, model_state = submission.update_params(
-          workload,
+          view,
           params,
           workload.model_params_types,
           model_state,
@@ -351,10 +378,12 @@ def _train_once(
         )
       except spec.TrainingCompleteError:
         state['training_complete'] = True
+      t_updated = clock.peek()
+      after_call(f'after update_params at step {global_step}')
+      checks_s += clock.peek() - t_updated
       if prof:
-        t_updated = clock.peek()
-        prof.add('Update parameters (host, per step)', t_updated - t_selected)
-        prof_measured += t_updated - t_selected
+        prof.add('Update parameters (host, per step)', t_updated - t_checked)
+        prof_measured += t_updated - t_checked
       global_step += 1
       state['global_step'] = global_step
       if tracing and global_step >= trace_start + trace_steps:
@@ -364,7 +393,7 @@ def _train_once(
 
       # Scheduling uses an unsynchronised reading; the record below does not.
       now = clock.peek()
-      estimate = state['accumulated_submission_time'] + (now - segment_start)
+      estimate = state['accumulated_submission_time'] + (now - segment_start - checks_s)
       state['time_remaining_sec'] = budget - estimate
       out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
       if config.skip_evals:  # Only the evaluation that ends the trial.
@@ -382,14 +411,18 @@ def _train_once(
         prof.add('Device wait at the evaluation boundary (submission time)', t - now)
         # The rest of the stretch: step keys, scheduling, the loop itself.
         prof.add(
-          'Runner loop (keys, scheduling; submission time)', now - segment_start - prof_measured
+          'Runner loop (keys, scheduling; submission time)',
+          now - segment_start - prof_measured - checks_s,
         )
+        prof.add('Integrity checks after each call (untimed)', checks_s)
         prof_measured = 0.0
       last_eval_start = t
-      submission_time = state['accumulated_submission_time'] + (t - segment_start)
+      submission_time = state['accumulated_submission_time'] + (t - segment_start - checks_s)
+      account.add('integrity', checks_s)
+      checks_s = 0.0
       if submission.prepare_for_eval is not None:
         optimizer_state, params, model_state = submission.prepare_for_eval(
-          workload,
+          view,
           params,
           workload.model_params_types,
           model_state,
@@ -407,6 +440,14 @@ def _train_once(
         submission_time += t_prep - t
         t = t_prep
       account.add('submission', submission_time - state['accumulated_submission_time'])
+      segment_start = t  # Accounted up to here (a failure from now on is charged from here).
+      # Untimed: everything the submission may not change, before the harness evaluates.
+      full_check(f'at the evaluation of step {global_step}')
+      t_checked = clock.read()
+      account.add('integrity', t_checked - t)
+      if prof:
+        prof.add('Integrity checks at evaluations (untimed)', t_checked - t)
+      t = t_checked
       state['accumulated_submission_time'] = submission_time
       state['time_remaining_sec'] = budget - submission_time
       state['is_time_remaining'] = submission_time < budget
@@ -424,6 +465,7 @@ def _train_once(
         config.imagenet_v2_data_dir,
         global_step,
       )
+      rebase_workload()  # The evaluation may fill the workload's caches.
       t_eval = clock.read(wait_for=result)
       account.add('eval', t_eval - t)
       if prof:
@@ -512,6 +554,7 @@ def _train_once(
           },
         )
       saved = checkpointer is not None and last_checkpoint == t_logged
+      rebase_threads()  # Threads logging or checkpointing started are the harness's.
       segment_start = clock.read()
       account.add('checkpoint', segment_start - t_logged)
       compiles.enter('submission')
@@ -519,6 +562,12 @@ def _train_once(
         prof.add('Checkpoint (untimed)', segment_start - t_logged)
   except KeyboardInterrupt:
     status = 'interrupted'  # No summary: the trial is unfinished and resumes from its checkpoint.
+    raise
+  except RuleViolation as e:  # Caught by the guard or the integrity checks: the reason on disk.
+    status, error = 'rule_violation', e.one_line()
+    if log_dir:
+      with open(os.path.join(log_dir, 'error.txt'), 'w') as f:
+        f.write(traceback.format_exc())
     raise
   except Exception as e:  # A failing submission ends its trial, with the reason on disk.
     status, error = 'failed', f'{type(e).__name__}: {e}'
@@ -532,7 +581,10 @@ def _train_once(
     t_end = clock.read()
     compiles.stop()
     # Since the last boundary: on failure, submission work no eval closed; else the wrap-up.
-    account.add('submission' if status in (None, 'failed') else 'logging', t_end - segment_start)
+    # Checks after the last boundary are integrity time, the rest the submission's.
+    account.add('integrity', checks_s)
+    ended_in_call = status in (None, 'failed', 'rule_violation')
+    account.add('submission' if ended_in_call else 'logging', t_end - segment_start - checks_s)
     wall = t_end - wall_start
     trial = TrialResult(
       status=status or 'failed',
@@ -549,7 +601,7 @@ def _train_once(
       prepare_for_eval_calls=prepare_calls,
       compile_time=dict(compiles.summary(target_eval), resumed=resumed is not None),
     )
-    if logger and status not in (None, 'interrupted', 'failed'):
+    if logger and status not in (None, 'interrupted', 'failed', 'rule_violation'):
       # AlgoPerf's last row of measurements.csv: the trial's score.
       logger.append_scalar_metrics(
         {'score': state['accumulated_submission_time']}, global_step, preemption_count
@@ -561,6 +613,30 @@ def _train_once(
     if prof:
       _write_profile(prof, wall, log_dir)
   return trial
+
+
+def _setup_violation(
+  error: RuleViolation, rng_seed: int, log_dir: Optional[str], account: TimeAccount, wall: float
+) -> None:
+  """Write the summary of a trial stopped by a violation in ``init_optimizer_state``."""
+  account.add('setup', wall - account.total)
+  if not log_dir:
+    return
+  with open(os.path.join(log_dir, 'error.txt'), 'w') as f:
+    f.write(traceback.format_exc())
+  trial = TrialResult(
+    status='rule_violation',
+    time_to_target=None,
+    global_step=0,
+    accumulated_submission_time=0.0,
+    rng_seed=rng_seed,
+    log_dir=log_dir,
+    timing=account.as_dict(),
+    wall_clock_s=wall,
+    timing_adds_up=account.adds_up(wall),
+    error=error.one_line(),
+  )
+  trial_logs.write_json(os.path.join(log_dir, trial_logs.SUMMARY_FILE), trial.summary())
 
 
 def _write_profile(prof: Profiler, wall: float, log_dir: Optional[str]) -> None:

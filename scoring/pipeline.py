@@ -126,6 +126,8 @@ def score_logs(
     raise ScoringError('bootstrap_samples must be >= 0')
   _check_counts(logs.trials, opts, expected_studies(opts, targets))
   trials = rules.trial_times(logs.evals, logs.trials, targets, budgets)
+  disqualified = rules.disqualified(logs.violations)
+  trials = rules.disqualify(trials, disqualified)
   studies = rules.study_times(trials, opts.best_trial)
   wl = rules.workload_times(studies)
   subs = sorted(set(logs.trials['submission']))
@@ -141,9 +143,15 @@ def score_logs(
     raise ScoringError(
       f'reference submission {opts.reference!r} not found; have: {", ".join(subs)}'
     )
+  for s, w in disqualified:  # Also when no trial of it left an evaluation.
+    if s in raw.index and w in raw.columns:
+      raw.loc[s, w] = np.inf
   times, status = rules.apply_cut_and_heldout(
     raw, list(targets.base), held, targets.base_of, opts.cut
   )
+  for s, w in disqualified:
+    if s in status.index and w in status.columns:
+      status.loc[s, w] = 'rule violation'
   ratios = rules.performance_ratios(times)
   n = len(targets.base)
   taus = rules.tau_grid(opts.min_tau, opts.max_tau, opts.num_points)

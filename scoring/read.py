@@ -33,7 +33,7 @@ import os
 import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +84,27 @@ class LogData:
   evals: pd.DataFrame
   trials: pd.DataFrame
   time_column: str = DEFAULT_TIME_COLUMN
+  # Trials this project's runner ended as ``rule_violation`` (``trial_summary.json``):
+  # columns ``submission, study, workload, trial, path, error``; AlgoPerf's logs have none.
+  violations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VIOLATION_COLUMNS))
+
+
+VIOLATION_COLUMNS = ['submission', 'study', 'workload', 'trial', 'path', 'error']
+RULE_VIOLATION = 'rule_violation'
+
+
+def trial_status(trial_dir: str) -> tuple[str | None, str | None]:
+  """``(status, error)`` from the ``trial_summary.json`` this project's runner writes in
+  a trial directory; ``(None, None)`` where there is none (AlgoPerf's own logs)."""
+  path = os.path.join(trial_dir, trial_logs.SUMMARY_FILE)
+  try:
+    with open(path) as fh:
+      summary = json.load(fh)
+  except (OSError, ValueError):
+    return None, None
+  if not isinstance(summary, dict):
+    return None, None
+  return summary.get('status'), summary.get('error')
 
 
 def _dirs(path: str) -> tuple[list[os.DirEntry], list[os.DirEntry]]:
@@ -134,9 +155,17 @@ def find_submissions(root: str | Path, warn) -> list[tuple[str, str]]:
 
 
 def find_trial_files(
-  root: str | Path, targets: Targets, warn, submissions: list[str] | None = None
+  root: str | Path,
+  targets: Targets,
+  warn,
+  submissions: list[str] | None = None,
+  violations: list[dict] | None = None,
 ) -> list[TrialFile]:
-  """Walk the tree and list the eval CSVs to read (warnings via ``warn``)."""
+  """Walk the tree and list the eval CSVs to read (warnings via ``warn``).
+
+  Trials whose ``trial_summary.json`` says ``rule_violation`` are appended to
+  ``violations`` (also those stopped before their first evaluation, without a CSV).
+  """
   found: list[TrialFile] = []
   subs = find_submissions(root, warn)
   names = [n for n, _ in subs]
@@ -176,6 +205,18 @@ def find_trial_files(
           warn(f'no trial_* directories: {wd.path}')
         for td in tdirs:
           path = os.path.join(td.path, EVAL_FILE)
+          status, error = trial_status(td.path)
+          if status == RULE_VIOLATION and violations is not None:
+            violations.append(
+              {
+                'submission': sub,
+                'study': sd.name,
+                'workload': workload,
+                'trial': td.name + tag,
+                'path': os.path.join(td.path, trial_logs.SUMMARY_FILE),
+                'error': error or '',
+              }
+            )
           if not os.path.isfile(path):
             warn(f'missing {EVAL_FILE}, trial skipped: {td.path}')
             continue
@@ -431,7 +472,13 @@ def read_logs(
   def warn(msg: str) -> None:
     warnings.warn(msg, ScoringWarning, stacklevel=3)
 
-  files = find_trial_files(root, targets, warn, submissions)
+  found_violations: list[dict] = []
+  files = find_trial_files(root, targets, warn, submissions, found_violations)
+  for v in found_violations:
+    warn(
+      f'rule violation ({v["error"]}): submission {v["submission"]!r} disqualified on '
+      f'workload {v["workload"]!r}: {v["path"]}'
+    )
   if not files:
     raise ScoringError(f'no {EVAL_FILE} files found under {root}')
   workers = max_workers or min(32, 2 * (os.cpu_count() or 2))
@@ -474,7 +521,8 @@ def read_logs(
   )
   for i in np.flatnonzero(lengths == 0):
     warn(f'no evals (trial counts as not reaching the target): {files[i].path}')
-  return LogData(evals=evals, trials=trials, time_column=time_column)
+  violations = pd.DataFrame(found_violations, columns=VIOLATION_COLUMNS)
+  return LogData(evals=evals, trials=trials, time_column=time_column, violations=violations)
 
 
 def _warn_duplicates(trials: pd.DataFrame, warn) -> None:

@@ -131,6 +131,33 @@ def trial_times(
   return out.drop(columns='best_signed').reset_index(drop=True)
 
 
+def disqualified(violations: pd.DataFrame) -> list[tuple[str, str]]:
+  """``(submission, workload)`` pairs with a trial that ended as ``rule_violation``.
+
+  AlgoPerf's rules disqualify a submission that breaks them; here the disqualification
+  is per workload: every trial of the submission on that workload counts as not reaching
+  the target (so the workload's time is infinite), and the report says why.
+  """
+  if violations is None or violations.empty:
+    return []
+  pairs = violations[['submission', 'workload']].astype(str).drop_duplicates()
+  return sorted(map(tuple, pairs.to_numpy().tolist()))
+
+
+def disqualify(trial_df: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+  """``trial_df`` with the trials of ``pairs`` (submission, workload) as never reached."""
+  if not pairs:
+    return trial_df
+  out = trial_df.copy()
+  keys = pd.MultiIndex.from_frame(out[['submission', 'workload']].astype(str))
+  hit = keys.isin(pd.MultiIndex.from_tuples(pairs))
+  out.loc[hit, 'time_to_target'] = np.inf
+  out.loc[hit, 'reached'] = False
+  out.loc[hit, 'eval'] = -1
+  out.loc[hit, 'global_step'] = np.nan
+  return out
+
+
 def study_times(trial_df: pd.DataFrame, best_trial: str = 'eval') -> pd.DataFrame:
   """Best trial per (submission, workload, study); see module docstring."""
   orders = {

@@ -27,6 +27,23 @@ def _ruleset(folder):
   return 'external' if os.path.exists(os.path.join(folder, 'tuning_search_space.json')) else 'self'
 
 
+# The published AlgoPerf submissions of the drop-in issue (test inputs, ../shared/fixtures).
+PUBLISHED_DIR = os.path.join(os.path.dirname(REPO), 'shared', 'fixtures', 'algoperf_submissions')
+PUBLISHED = sorted(
+  os.path.basename(os.path.dirname(p))
+  for p in glob.glob(os.path.join(PUBLISHED_DIR, '*', 'submission.py'))
+)
+
+
+@pytest.mark.skipif(not PUBLISHED, reason='no shared/fixtures/algoperf_submissions')
+@pytest.mark.parametrize('name', PUBLISHED)
+def test_published_submission_passes_static_checks(name):
+  """The sharper rules (private members, fingerprints) accept the published submissions."""
+  folder = os.path.join(PUBLISHED_DIR, name)
+  report = checker.check_submission(folder, _ruleset(folder), smoke=False)
+  assert report.passed, report.render()
+
+
 @pytest.mark.parametrize('name', BASELINES)
 def test_baseline_passes_static_checks(name):
   folder = os.path.join(REPO, 'submissions', name)
@@ -231,3 +248,32 @@ def test_smoke_run_catches_malformed_state(data_dir):
   assert report.failed_rules == ['smoke'], report.render()
   assert len(report.violations) == 2  # Both workloads.
   assert all('changed the structure, shapes or dtypes' in v.message for v in report.violations)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+  'name,words',
+  [
+    ('smoke--runtime-private', 'rule_violation: private-member: reads workload._build_input_queue'),
+    ('smoke--runtime-clock', 'rule_violation: clock: time.perf_counter was replaced by'),
+  ],
+)
+def test_smoke_run_catches_run_time_violations(data_dir, name, words):
+  """Submissions that pass every static rule on purpose fail the smoke run, with the
+  member or what changed, and (for the guard) the submission's line."""
+  import time
+
+  perf_counter = time.perf_counter
+  try:
+    report = checker.check_submission(
+      os.path.join(ADVERSARIAL_DIR, name), 'self', data_dir=data_dir
+    )
+  finally:
+    time.perf_counter = perf_counter
+  assert report.failed_rules == ['smoke'], report.render()
+  assert len(report.violations) == 2  # Both workloads.
+  for v in report.violations:
+    assert words in v.message, v.message
+  if name == 'smoke--runtime-private':
+    assert all(v.line == 35 and str(v).startswith('submission.py:35: ') for v in report.violations)
+  assert 'FAIL  smoke' in report.render()

@@ -506,4 +506,4 @@ def run_plan(plan, fv, executor) -> int:
       f'{sweep.trial_label(trial)}: {monitor.describe_summary(summary)}, '
       f'seed {trial.rng_seed}, logs {trial.log_dir}'
     )
-  return 1 if any(s.get('status') == 'failed' for _, s in summaries) else 0
+  return 1 if any(s.get('status') in monitor.UNSUCCESSFUL for _, s in summaries) else 0
