@@ -188,6 +188,40 @@ def test_writes_outside_the_trial_directory_do_not_land(tmp_path):
         os.remove(path)
 
 
+# The run-time rules inside the sandbox: each attack builds its names at run time (static
+# rules see none of them); the guard or the integrity checks stop it in the sandboxed child.
+RUNTIME_ATTACKS = {
+  'private_member': (
+    "getattr(workload, '_build' + '_input_queue')(None, 'validation', None, 8)",
+    'private-member: ',
+    'workload._build_input_queue',
+  ),
+  'clock_patch': (
+    "setattr(__import__('ti' + 'me'), 'perf' + '_counter', lambda: 0.0)",
+    'clock: ',
+    'time.perf_counter was replaced',
+  ),
+  'lingering_thread': (
+    "__import__('thre' + 'ading').Thread(target=time.sleep, args=(600,), name='spin', "
+    'daemon=True).start()',
+    'threads: ',
+    "'spin'",
+  ),
+}
+
+
+@pytest.mark.parametrize('attack', sorted(RUNTIME_ATTACKS))
+def test_runtime_rules_stop_attacks_inside_the_sandbox(tmp_path, attack):
+  code, rule, words = RUNTIME_ATTACKS[attack]
+  job = _job(tmp_path, code)
+  before = set(_files(tmp_path))  # The submission's file.
+  summary, log_dir = sweep.run_trial(job), job.trial.log_dir
+  assert summary['status'] == 'rule_violation' and summary['sandboxed'], summary
+  assert summary['error'].startswith(rule) and words in summary['error'], summary['error']
+  new = set(_files(tmp_path)) - before
+  assert new and all(f.startswith(log_dir + os.sep) for f in new), sorted(new)
+
+
 def test_home_and_root_are_not_readable(tmp_path, monkeypatch):
   marker = uuid.uuid4().hex
   home = tmp_path / 'home'
