@@ -344,12 +344,14 @@ _STRUCT_ATTRS = frozenset(
   {'shape', 'size', 'ndim', 'dtype', 'nbytes', 'itemsize', 'shape_tuple', 'treedef'}
 )
 _NDIM_ATTRS = frozenset({'ndim'})
-# Calls whose result describes the structure of a tree passed to them.
+# Calls whose result describes the structure of a tree passed to them. Not
+# ``jax.tree_util.keystr``: a leaf's path names that one parameter, and partitioning parameters
+# by name (no weight decay on biases, Muon's matrices apart from embeddings: published
+# submissions do) treats every workload alike; it is no fingerprint of the workload.
 _TREE_STRUCT_CALLS = (
   'jax.tree_util.tree_structure',
   'jax.tree.structure',
   'jax.tree_structure',
-  'jax.tree_util.keystr',
   'numpy.size',
   'numpy.shape',
   'numpy.ndim',

@@ -117,3 +117,20 @@ def test_fingerprint_caught(source):
 @pytest.mark.parametrize('source', LEGAL)
 def test_legal_use_not_caught(source):
   assert check_source(source) == [], source
+
+
+def test_partitioning_parameters_by_their_path_names_is_legal():
+  # Published Muon (submissions_algorithms, self_tuning/muon): matrices apart from embeddings.
+  source = """
+import jax
+
+
+def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
+  def _mask(path, x):
+    path_str = jax.tree_util.keystr(path).lower()
+    if x.ndim >= 2 and 'embed' not in path_str:
+      return 'muon'
+    return 'pair'
+  return jax.tree_util.tree_map_with_path(_mask, model_params)
+"""
+  assert [v for v in check_source(source) if v.rule == 'workload-identity'] == []
