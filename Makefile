@@ -20,7 +20,7 @@ SELECTION_STUDY_FLAGS := --quick --quick_base=nadamw --num_studies=3 \
 
 # The noise study (docs/noise/): two baselines on two cheap CPU workloads, 3 seeds x 3
 # repeats of each seed, each run with its quick-mode point; resumable.
-NOISE_FLAGS := --workloads=mnist1d,criteo_synth --submissions=momentum,nesterov \
+NOISE_FLAGS := --workloads=noise --submissions=momentum,nesterov \
 	--seeds=3 --repeats=3 --calibrate_repeats=3 --experiment_dir=experiments/noise \
 	--report_dir=docs/noise \
 	--report_command="make noise-report"

@@ -130,6 +130,9 @@ SUITES: Dict[str, List[str]] = {
   # base/variant pair, as AlgoPerf's held-out variants are, so that get_batch_size and the
   # training step meet a second workload name and model.
   'smoke': ['mnist1d', 'mnist1d_gelu'],
+  # The noise study's default (algoperf-like noise, make noise-report): the two cheapest
+  # base workloads, so that seeds x repeats of several submissions fit in minutes.
+  'noise': ['mnist1d', 'criteo_synth'],
   # AlgoPerf v0.6's workloads at full scale, base workloads and variants.
   'algoperf_v06': sorted(FULL_SCALE),
 }

@@ -33,7 +33,7 @@ DESCRIPTION = (
 def define_flags() -> absl_flags.FlagValues:
   fv = absl_flags.FlagValues()
   d = absl_flags
-  d.DEFINE_string('workloads', 'mnist1d', 'Workloads or suites, comma-separated.', flag_values=fv)
+  d.DEFINE_string('workloads', 'noise', 'Workloads or suites, comma-separated.', flag_values=fv)
   cl.define_workload_module(fv)
   d.DEFINE_string(
     'submissions', 'nadamw,adamw', 'Baselines (by name) or groups, comma-separated.', flag_values=fv
