@@ -381,8 +381,9 @@ def sandboxed_checks(args: dict, config) -> List[CheckResult]:
 
   from algoperf_like import sandbox
 
-  args = dict(args, submission_dir=os.path.abspath(args['submission_dir']))
-  args['data_dir'] = os.path.abspath(os.path.expanduser(args['data_dir']))
+  # Real paths: the sandbox shows only those (a folder reached through a symbolic link too).
+  args = dict(args, submission_dir=os.path.realpath(args['submission_dir']))
+  args['data_dir'] = os.path.realpath(os.path.expanduser(args['data_dir']))
   if args['smoke'] and not args['blocked']:
     for name in registry.SUITES[SMOKE_SUITE]:
       sandbox.prepare_data(name, args['data_dir'])

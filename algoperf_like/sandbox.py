@@ -671,8 +671,10 @@ def trial_paths(job) -> Tuple[List[str], List[str]]:
 
 
 def absolute_job(job):
-  """The job with every path it carries absolute (the child's home and cwd differ)."""
-  absolute = lambda p: p and os.path.abspath(os.path.expanduser(p))  # noqa: E731
+  """The job with every path it carries absolute (the child's home and cwd differ) and real:
+  the sandbox shows real paths only (:func:`bwrap_argv`), so a path through a symbolic link
+  (``../shared -> /data/shared``) must reach the child resolved."""
+  absolute = lambda p: p and os.path.realpath(os.path.expanduser(p))  # noqa: E731
   config = dataclasses.replace(
     job.config,
     data_dir=absolute(job.config.data_dir),

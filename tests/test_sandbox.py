@@ -8,6 +8,7 @@ a baseline and a published AlgoPerf submission.
 """
 
 import csv
+import dataclasses
 import os
 import shutil
 import socket
@@ -28,6 +29,7 @@ FIXTURES = os.path.join(os.path.dirname(REPO), 'shared', 'fixtures', 'algoperf_s
 V06_BASELINE = os.path.join(FIXTURES, 'v06_leaderboard_baseline')
 
 SUBMISSION = """
+import dataclasses
 import os
 import sys
 import time
@@ -476,3 +478,22 @@ def test_checks_that_import_the_submission_run_in_the_sandbox(tmp_path):
   assert [r.rule for r in results] == ['api', 'smoke']
   assert results[0].status == 'FAIL' and 'Read-only file system' in str(results[0].violations[0])
   assert not os.path.exists(target)
+
+
+def test_paths_through_symbolic_links_reach_the_sandbox(tmp_path):
+  """The sandbox shows real paths: a submission folder, data and trial directory reached
+  through a link (``../shared -> ...`` as in CI) are resolved before the child sees them."""
+  (tmp_path / 'real').mkdir()
+  job = _job(tmp_path / 'real', '')
+  os.symlink(tmp_path / 'real', tmp_path / 'link')
+  linked = lambda p: p.replace(str(tmp_path / 'real'), str(tmp_path / 'link'))  # noqa: E731
+  trial = dataclasses.replace(
+    job.trial, submission_path=linked(job.trial.submission_path), log_dir=linked(job.trial.log_dir)
+  )
+  summary = sweep.run_trial(dataclasses.replace(job, trial=trial))
+  assert summary['status'] == 'max_steps', summary
+  assert os.path.isfile(os.path.join(job.trial.log_dir, trial_logs.EVAL_FILE))
+  folder = os.path.dirname(trial.submission_path)  # The api check, through the link.
+  args = dict(submission_dir=folder, ruleset='self', data_dir=str(tmp_path), smoke=False)
+  (api, _) = checker.sandboxed_checks(dict(args, blocked=False), sandbox.SandboxConfig())
+  assert api.status == 'PASS', api
