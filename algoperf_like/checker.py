@@ -121,13 +121,14 @@ def _check_api(path: str, tree: Optional[ast.Module]):
       defs = {n.name: n.lineno for n in tree.body if isinstance(n, ast.FunctionDef)}
       line = next((defs[f] for f in defs if re.search(rf'\b{f}\b', message)), None)
     return CheckResult(
-      'api', 'FAIL', violations=[Violation('api', SUBMISSION_FILE, line, message)]
+      'api', 'FAIL', violations=[Violation('api', os.path.basename(path), line, message)]
     ), None
 
 
-def _check_search_space(submission_dir: str, ruleset: str):
-  """``(CheckResult, SearchSpace or None)``."""
-  path = os.path.join(submission_dir, SEARCH_SPACE_FILE)
+def _check_search_space(submission_dir: str, ruleset: str, search_space: Optional[str] = None):
+  """``(CheckResult, SearchSpace or None)``: ``search_space`` (``--tuning_search_space``),
+  else the submission folder's ``tuning_search_space.json``."""
+  path = search_space or os.path.join(folder_of(submission_dir), SEARCH_SPACE_FILE)
   if ruleset == 'self':
     bad = os.path.exists(path)
     return _fail_or_pass(
@@ -262,7 +263,7 @@ def _check_smoke(submission, space, ruleset: str, data_dir: str) -> CheckResult:
       summaries.append(_smoke_one(workload, submission, hyperparameters, ruleset, data_dir))
     except RuleViolation as e:  # Stopped by the guard or the run-time integrity checks.
       folder = os.path.dirname(submission.path)
-      path = SUBMISSION_FILE
+      path = os.path.basename(submission.path)
       if e.path and os.path.abspath(e.path).startswith(folder + os.sep):
         path = os.path.relpath(e.path, folder)
       message = f'{workload.workload_name}: rule_violation: {e.one_line()}'
@@ -275,13 +276,22 @@ def _check_smoke(submission, space, ruleset: str, data_dir: str) -> CheckResult:
       ]
       message = ' '.join(f'{workload.workload_name}: {type(e).__name__}: {e}'.split())
       violations.append(
-        Violation('smoke', SUBMISSION_FILE, frames[-1].lineno if frames else None, message[:300])
+        Violation(
+          'smoke',
+          os.path.basename(submission.path),
+          frames[-1].lineno if frames else None,
+          message[:300],
+        )
       )
   return _fail_or_pass('smoke', violations, '; '.join(summaries))
 
 
 def checked_folder(submission_dir: str) -> str:
-  """The ``submission.py`` of ``submission_dir``; ``BadInput`` if either is missing."""
+  """The submission file: ``submission_dir``'s ``submission.py``, or ``submission_dir`` itself
+  when it names a ``.py`` file (AlgoPerf's ``--submission_path=algorithms/.../jax_x.py``, its
+  search space beside it); ``BadInput`` if it is missing."""
+  if os.path.isfile(submission_dir) and submission_dir.endswith('.py'):
+    return submission_dir
   if not os.path.isdir(submission_dir):
     raise BadInput(f'{submission_dir}: no such folder')
   path = os.path.join(submission_dir, SUBMISSION_FILE)
@@ -290,12 +300,18 @@ def checked_folder(submission_dir: str) -> str:
   return path
 
 
+def folder_of(submission_dir: str) -> str:
+  """The folder of a submission named by its folder or by its file."""
+  return os.path.dirname(submission_dir) if os.path.isfile(submission_dir) else submission_dir
+
+
 def check_submission(
   submission_dir: str,
   ruleset: str = 'external',
   data_dir: Optional[str] = None,
   smoke: bool = True,
   sandbox=None,
+  search_space: Optional[str] = None,
 ) -> Report:
   """Run every check on ``submission_dir`` and return the report.
 
@@ -314,13 +330,15 @@ def check_submission(
   results: List[CheckResult] = []
   try:
     ast.parse(source, filename=path)
-    found = check_source(source, SUBMISSION_FILE)
+    found = check_source(source, os.path.basename(path))
     results += [_fail_or_pass(r, [v for v in found if v.rule == r]) for r in STATIC_RULES]
   except SyntaxError:  # Reported by the api check, which imports the file.
     results += [CheckResult(r, 'SKIP', 'not analysed: syntax error') for r in STATIC_RULES]
 
   unsafe = [r.rule for r in results if r.status == 'FAIL' and r.rule in UNSAFE_TO_IMPORT]
-  space_result, _ = _check_search_space(submission_dir, ruleset)
+  if search_space is not None and not os.path.isfile(search_space):
+    raise BadInput(f'--tuning_search_space: {search_space}: no such file')
+  space_result, _ = _check_search_space(submission_dir, ruleset, search_space)
   blocked = any(r.status == 'FAIL' for r in results) or space_result.status == 'FAIL'
   results.append(space_result)
   if unsafe:
@@ -333,6 +351,7 @@ def check_submission(
       data_dir=data_dir or spec.DEFAULT_DATA_DIR,
       smoke=smoke,
       blocked=blocked,
+      search_space=search_space and os.path.realpath(search_space),
     )
     results += sandboxed_checks(args, sandbox) if sandbox else dynamic_checks(**args)
   results.sort(key=lambda r: list(RULES).index(r.rule))  # api, search-space, static, smoke.
@@ -346,7 +365,12 @@ def _smoke_skipped(smoke: bool) -> CheckResult:
 
 
 def dynamic_checks(
-  submission_dir: str, ruleset: str, data_dir: str, smoke: bool, blocked: bool
+  submission_dir: str,
+  ruleset: str,
+  data_dir: str,
+  smoke: bool,
+  blocked: bool,
+  search_space: Optional[str] = None,
 ) -> List[CheckResult]:
   """The checks that run the submission's code: ``api`` (importing it), then ``smoke``
   (unless ``smoke`` is off or ``blocked`` by an earlier failure). In the sandbox under
@@ -360,7 +384,7 @@ def dynamic_checks(
   api, submission = _check_api(path, tree)
   if not smoke or blocked or submission is None:
     return [api, _smoke_skipped(smoke)]
-  _, space = _check_search_space(submission_dir, ruleset)
+  _, space = _check_search_space(submission_dir, ruleset, search_space)
   return [api, _check_smoke(submission, space, ruleset, data_dir)]
 
 
@@ -394,7 +418,15 @@ def sandboxed_checks(args: dict, config) -> List[CheckResult]:
     )
   with tempfile.TemporaryDirectory(prefix='algoperf_like_check_') as out:
     task = {'kind': 'check', 'args': args, 'result_dir': out}
-    readable = [args['submission_dir'], args['data_dir']]
+    from algoperf_like.compat import paths
+
+    folder = folder_of(args['submission_dir'])
+    # The folder, and the directories its own absolute imports reach (a repository's
+    # ``algorithms/...`` above it: see compat.paths).
+    served = [d for d in paths.anchors(folder).values() if d]
+    readable = [folder, args['data_dir'], *served]
+    if args.get('search_space'):
+      readable.append(args['search_space'])
     outcome = sandbox.run(task, readable, [out], config, stream_stderr=False)
     try:
       with open(os.path.join(out, sandbox.RESULT_FILE)) as f:
@@ -426,6 +458,13 @@ def _check_flags():
     '(required; a folder given as the only argument works too, deprecated).',
   )
   command_line.define_tuning_ruleset(fv)
+  absl_flags.DEFINE_string(
+    'tuning_search_space',
+    None,
+    "The search space (external tuning); default: the submission folder's "
+    'tuning_search_space.json (AlgoPerf passes it apart, e.g. per workload).',
+    flag_values=fv,
+  )
   command_line.define_data_dir(fv)
   absl_flags.DEFINE_boolean(
     'smoke', True, 'Run the smoke run after the static checks.', flag_values=fv
@@ -435,7 +474,8 @@ def _check_flags():
 
 
 def submission_folder(value: str) -> str:
-  """The folder that ``--submission_path`` names: a folder, a ``submission.py`` or a baseline."""
+  """The folder that ``--submission_path`` names: a folder, a ``submission.py`` or a baseline;
+  another ``.py`` file stays as it is (:func:`checked_folder` takes it)."""
   from algoperf_like import registry
 
   path = os.path.expanduser(value)
@@ -472,12 +512,17 @@ def check_main(argv: List[str]) -> int:
     missing = missing_requirements(checked_folder(folder))
     if missing:  # Said before anything runs.
       print(f'requirements.txt: not installed: {", ".join(missing)}', file=sys.stderr)
-    elif os.path.isfile(os.path.join(folder, 'requirements.txt')):
+    elif os.path.isfile(os.path.join(folder_of(folder), 'requirements.txt')):
       print('requirements.txt: every listed requirement is installed', file=sys.stderr)
     sandbox = command_line.sandbox_config(fv)
     command_line.quiet_libraries()
     report = check_submission(
-      folder, fv.tuning_ruleset, fv.data_dir, smoke=fv.smoke, sandbox=sandbox
+      folder,
+      fv.tuning_ruleset,
+      fv.data_dir,
+      smoke=fv.smoke,
+      sandbox=sandbox,
+      search_space=fv.tuning_search_space and os.path.expanduser(fv.tuning_search_space),
     )
   except SystemExit as e:  # --help
     return e.code or 0

@@ -658,7 +658,12 @@ def _reason(code: int, hit: List[str], limits: Limits, stderr: str) -> str:
 def trial_paths(job) -> Tuple[List[str], List[str]]:
   """``(readable, writable)`` host paths of a trial job."""
   config = job.config
-  readable = [os.path.dirname(job.trial.submission_path)]
+  from algoperf_like.compat import paths
+
+  folder = os.path.dirname(job.trial.submission_path)
+  # The folder, and the directories its own absolute imports reach (compat.paths: a
+  # repository's ``algorithms/...`` above the submission's file).
+  readable = [folder] + [d for d in paths.anchors(folder).values() if d]
   readable += [p for p in (config.data_dir, config.imagenet_v2_data_dir) if p]
   readable += [m for m in job.workload_modules if os.path.isabs(m)]
   vocab = (job.flags or {}).get('librispeech_tokenizer_vocab_path')

@@ -497,3 +497,31 @@ def test_paths_through_symbolic_links_reach_the_sandbox(tmp_path):
   args = dict(submission_dir=folder, ruleset='self', data_dir=str(tmp_path), smoke=False)
   (api, _) = checker.sandboxed_checks(dict(args, blocked=False), sandbox.SandboxConfig())
   assert api.status == 'PASS', api
+
+
+def test_check_takes_an_algoperf_style_file_and_its_search_space(tmp_path):
+  """AlgoPerf's layout: ``--submission_path=algorithms/<name>/jax_x.py`` importing its own
+  files by their repository path (``algorithms.shared_base``, a folder above it) and
+  ``--tuning_search_space`` apart; the sandbox shows the folders those imports reach."""
+  repo = tmp_path / 'repo'
+  (repo / 'algorithms' / 'mine').mkdir(parents=True)
+  baseline = os.path.join(REPO, 'submissions', 'nadamw')
+  shutil.copy(os.path.join(baseline, 'submission.py'), repo / 'algorithms' / 'shared_base.py')
+  (repo / 'algorithms' / 'mine' / 'jax_mine.py').write_text(
+    'from algorithms.shared_base import (\n'
+    '  data_selection, get_batch_size, init_optimizer_state, prepare_for_eval, update_params)\n'
+  )
+  spaces = tmp_path / 'spaces'
+  spaces.mkdir()
+  shutil.copy(os.path.join(baseline, 'tuning_search_space.json'), spaces / 'mnist1d.json')
+  argv = [
+    f'--submission_path={repo / "algorithms" / "mine" / "jax_mine.py"}',
+    f'--tuning_search_space={spaces / "mnist1d.json"}',
+    '--nosmoke',
+  ]
+  for sandboxed in ([], ['--nosandbox']):
+    rc = checker.check_main(argv + sandboxed)
+    assert rc == 0, sandboxed
+  rc = checker.check_main(argv[:1] + ['--nosmoke', '--nosandbox'])
+  assert rc == 1  # No tuning_search_space.json beside the file.
+  assert checker.check_main(argv[:1] + [f'--tuning_search_space={tmp_path / "x.json"}']) == 2
