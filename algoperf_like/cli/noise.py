@@ -19,7 +19,6 @@ from typing import List
 from absl import flags as absl_flags
 
 from algoperf_like import command_line as cl
-from algoperf_like import registry
 from algoperf_like.cli import run as run_cli
 from algoperf_like.command_line import UsageError
 
@@ -88,10 +87,7 @@ def main(argv: List[str]) -> int:
     raise UsageError(f'unexpected argument {parsed.positional[0]!r}')
   cl.import_workload_modules(fv.workload_module)
   names = run_cli.workload_names(fv.workloads)
-  try:
-    subs = registry.expand_submissions(fv.submissions)
-  except registry.UnknownSubmissionError as e:
-    raise UsageError(f'--submissions: no submissions/{e.args[1]}/submission.py') from None
+  subs = run_cli.submission_names(fv.submissions)
   from algoperf_like import noise
 
   try:

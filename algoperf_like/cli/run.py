@@ -274,6 +274,16 @@ def workload_names(value: str) -> List[str]:
     raise UsageError(f'--workload: {e}') from None
 
 
+def submission_names(value: str) -> List[str]:
+  """Baselines from a comma-separated list of names and groups (``--submissions``)."""
+  from algoperf_like import registry
+
+  try:
+    return registry.expand_submissions(value)
+  except registry.UnknownSubmissionError as e:
+    raise UsageError(f'--submissions: no submissions/{e.args[1]}/submission.py') from None
+
+
 def submission_file(value: str) -> str:
   """The ``submission.py`` that ``--submission_path`` names (file, folder or baseline)."""
   from algoperf_like import registry

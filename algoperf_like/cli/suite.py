@@ -85,10 +85,7 @@ def main(argv: List[str]) -> int:
     raise UsageError(f'unexpected argument {parsed.positional[0]!r}')
   cl.import_workload_modules(fv.workload_module)
   names = run_cli.workload_names(fv.workload)
-  try:
-    subs = registry.expand_submissions(fv.submissions)
-  except registry.UnknownSubmissionError as e:
-    raise UsageError(f'--submissions: no submissions/{e.args[1]}/submission.py') from None
+  subs = run_cli.submission_names(fv.submissions)
   from algoperf_like import suite
 
   try:
