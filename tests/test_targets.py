@@ -144,3 +144,38 @@ def test_rerunning_the_committed_seed_runs_reproduces_the_target(data_dir):
   target = report['committed_target']
   reached = [v for v in report['values'] if v is not None and sign * (v - target) <= spread]
   assert 2 * len(reached) > report['seed_runs'], report
+
+
+@pytest.mark.parametrize('name', CALIBRATED)
+def test_the_scored_schedule_is_longer_than_the_target_setting_one_and_fits_the_budget(name):
+  """The committed step_hint and budget follow the rule of target_setting (item 5)."""
+  record = _record(name)
+  entry = targets.workload_targets(name)
+  budget = record['budget']
+  assert entry['step_hint'] == target_setting.SCORED_STEP_HINT_FACTOR * budget['step_hint']
+  assert target_setting.runs_step_hint(entry['step_hint']) == budget['step_hint']
+  seconds = (record.get('retimed') or {}).get('submission_seconds') or [
+    r['submission_seconds'] for r in record['seed_runs'] if r['submission_seconds'] is not None
+  ]
+  per_step = sorted(seconds)[len(seconds) // 2] / budget['steps']
+  schedule_seconds = per_step * entry['step_hint']
+  assert (
+    entry['max_allowed_runtime_sec'] >= target_setting.SCHEDULE_HEADROOM * schedule_seconds * 0.99
+  )
+  assert (
+    entry['max_allowed_runtime_sec']
+    >= target_setting.RUNTIME_FACTOR * record['median_time_to_target_sec']
+  )
+  # Recomputing the budget from the record changes nothing: the committed one is current.
+  assert target_setting.rebudget(record)['targets'] == record['targets']
+
+
+def test_scored_budget_by_hand():
+  budget = target_setting.scored_budget(500, 750, [6.0, 7.5, 9.0], time_to_target=4.0)
+  # 1000 steps at 7.5 s / 750 steps = 10 s; x1.5 = 15 s > 3 x 4 s.
+  assert budget == {'step_hint': 1000, 'max_allowed_runtime_sec': 15}
+  assert target_setting.scored_budget(500, 750, [1.5], time_to_target=6.0) == {
+    'step_hint': 1000,
+    'max_allowed_runtime_sec': 18,
+  }
+  assert target_setting.runtime_budget(1.0) == target_setting.MIN_RUNTIME_SEC

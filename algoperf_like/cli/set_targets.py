@@ -42,8 +42,8 @@ def define_flags() -> absl_flags.FlagValues:
   d.DEFINE_integer(
     'step_hint',
     None,
-    "step_hint during the runs, which sets the baselines' "
-    "schedules, and the one committed (default: the workload's current one).",
+    "step_hint during the runs, which sets the baselines' schedules; the one committed "
+    "for scored runs is twice it (default: half the workload's current one).",
     lower_bound=1,
     flag_values=fv,
   )
@@ -72,6 +72,13 @@ def define_flags() -> absl_flags.FlagValues:
     False,
     'Rerun the committed seed runs of the chosen configuration to measure the budget and the '
     'evaluation period again (on a quiet machine); targets stay as committed.',
+    flag_values=fv,
+  )
+  d.DEFINE_boolean(
+    'rebudget',
+    False,
+    'Recompute the committed scored budget (step_hint, max_allowed_runtime_sec) from the '
+    'committed record by the current rule, with no new runs; targets stay as committed.',
     flag_values=fv,
   )
   d.DEFINE_boolean(
@@ -142,10 +149,19 @@ def main(argv: List[str]) -> int:
       print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
       _commit(fv, record, target_setting, targets_lib)
       continue
+    if fv.rebudget:
+      path = target_setting.provenance_path(name)
+      if not os.path.exists(path):
+        raise UsageError(f'--rebudget: {path} does not exist (run set-targets first)')
+      with open(path) as f:
+        record = target_setting.rebudget(json.load(f))
+      print(f'{name}: ' + json.dumps(record['targets'], sort_keys=True))
+      _commit(fv, record, target_setting, targets_lib)
+      continue
     if fv.budget_from_record:
       budget = _recorded_budget(fv, name, target_setting)
     else:
-      step_hint = fv.step_hint or workload.step_hint
+      step_hint = fv.step_hint or target_setting.runs_step_hint(workload.step_hint)
       steps = fv.max_global_steps or int(1.5 * step_hint)
       budget = target_setting.Budget(
         steps=steps,
