@@ -130,6 +130,10 @@ SUITES: Dict[str, List[str]] = {
   # base/variant pair, as AlgoPerf's held-out variants are, so that get_batch_size and the
   # training step meet a second workload name and model.
   'smoke': ['mnist1d', 'mnist1d_gelu'],
+  # make demo (suite --quick): three base workloads of different families (graphs, click
+  # logs, sequence to sequence) whose trials are the shortest, so that the four baselines'
+  # leaderboard comes within 5 minutes on a 2-core machine.
+  'demo': ['ogbg_motifs', 'criteo_synth', 'scan_transformer'],
   # The noise study's default (algoperf-like noise, make noise-report): the two cheapest
   # base workloads, so that seeds x repeats of several submissions fit in minutes.
   'noise': ['mnist1d', 'criteo_synth'],
