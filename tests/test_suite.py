@@ -84,3 +84,22 @@ def test_quick_base_lends_its_shared_hyperparameters(tmp_path, monkeypatch):
     1,
   )[0]
   assert plan[0].hyperparameters == {**best, 'selection_fraction': first['selection_fraction']}
+
+
+def test_a_suite_of_some_base_workloads_is_scored_over_those(tmp_path):
+  """make demo runs three of the six base workloads: the other three are not 'not reached'."""
+  from algoperf_like.cli import suite as suite_cli
+  from algoperf_like.workloads import targets
+  from scoring import targets as scoring_targets
+
+  demo = registry.expand_workloads('demo')
+  assert set(demo) < set(targets.load_targets()['base_workloads'])
+  path = suite_cli._targets_for_subset(demo, str(tmp_path / 'scores'))
+  loaded = scoring_targets.load_targets(path)
+  assert list(loaded.base) == [w for w in targets.load_targets()['base_workloads'] if w in demo]
+  for name in demo:
+    assert loaded.workloads[name].value == targets.workload_targets(name)['validation_target_value']
+  # All the base workloads, or more (the data-selection study): the committed file scores.
+  assert suite_cli._targets_for_subset(registry.expand_workloads('cpu_qualification'), '') is None
+  both = registry.expand_workloads('cpu_qualification,data_selection')
+  assert suite_cli._targets_for_subset(both, '') is None

@@ -128,6 +128,9 @@ def main(argv: List[str]) -> int:
     f'--reference={subs[0]}',
     f'--expected_trials={1 if fv.quick else fv.num_tuning_trials}',
   ]
+  subset = _targets_for_subset(names, output_dir)
+  if subset:
+    score_args.append(f'--workload_targets={subset}')
   if fv.report_dir:
     command = fv.report_command or ' '.join(['algoperf-like', 'suite'] + list(argv))
     score_args += [
@@ -144,6 +147,33 @@ def main(argv: List[str]) -> int:
     print(QUICK_NOTICE.format(where='above'))
   print(f'logs: {fv.experiment_dir}; scores and report: {output_dir}/report.html')
   return rc
+
+
+def _targets_for_subset(names: List[str], output_dir: str):
+  """A targets file whose base workloads are the ones run, when they are fewer than all.
+
+  A suite of some base workloads (``demo``) is scored over those, not over all six with
+  the rest counted as not reached. Returns its path, or None when the committed targets do.
+  """
+  from algoperf_like import trial_logs
+  from algoperf_like.workloads import targets as targets_lib
+
+  committed = targets_lib.load_targets()
+  base = [w for w in committed['base_workloads'] if w in names]
+  if not base or base == list(committed['base_workloads']):
+    return None
+  path = os.path.join(output_dir, 'workload_targets.json')
+  os.makedirs(output_dir, exist_ok=True)
+  trial_logs.write_json(
+    path,
+    dict(
+      committed,
+      _comment='workloads/targets.json with base_workloads restricted to the suite run.',
+      base_workloads=base,
+      held_out_workloads=[w for w in committed['held_out_workloads'] if w in names],
+    ),
+  )
+  return path
 
 
 # What the numbers of --quick are, printed before and after its leaderboard.
