@@ -88,6 +88,12 @@ MIN_RUNTIME_SEC = 10.0  # ...but at least 10 s: compilation alone takes ~1 s on 
 SCORED_STEP_HINT_FACTOR = 2
 # ...and the runtime budget holds that whole schedule this many times over.
 SCHEDULE_HEADROOM = 1.5
+SCORED_BUDGET_RULE = (
+  'targets.step_hint = step_hint_factor x budget.step_hint (the schedule the targets were '
+  'set with); targets.max_allowed_runtime_sec = ceil(max(3 x median_time_to_target_sec, '
+  'schedule_headroom x targets.step_hint x seconds per step of the runs, 10)), the seconds '
+  'per step being the median submission seconds of seconds_from over budget.steps.'
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,6 +297,7 @@ def set_targets(
     'seed_runs': reruns,
     'median_time_to_target_sec': time_to_target,
     'median_steps_to_target': steps_to_target,
+    'scored_budget': scored_budget_note('seed_runs'),
     'machine': environment.fingerprint(),
   }
 
@@ -415,7 +422,23 @@ def rebudget(record: Dict[str, Any]) -> Dict[str, Any]:
       record['median_time_to_target_sec'],
     )
   )
-  return dict(record, targets=targets)
+  return dict(
+    record,
+    targets=targets,
+    scored_budget=scored_budget_note(
+      'retimed.submission_seconds' if record.get('retimed') else 'seed_runs'
+    ),
+  )
+
+
+def scored_budget_note(seconds_from: str) -> Dict[str, Any]:
+  """How a record's scored budget was derived (kept in the record)."""
+  return {
+    'rule': SCORED_BUDGET_RULE,
+    'step_hint_factor': SCORED_STEP_HINT_FACTOR,
+    'schedule_headroom': SCHEDULE_HEADROOM,
+    'seconds_from': seconds_from,
+  }
 
 
 def retime(
@@ -457,6 +480,7 @@ def retime(
     targets=targets,
     median_time_to_target_sec=seconds,
     median_steps_to_target=steps,
+    scored_budget=scored_budget_note('retimed.submission_seconds'),
     retimed={
       'note': 'max_allowed_runtime_sec, eval_period_time_sec and the medians were measured '
       "again by set-targets --retime (the chosen configuration's seed runs rerun); the "

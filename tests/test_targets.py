@@ -168,6 +168,7 @@ def test_the_scored_schedule_is_longer_than_the_target_setting_one_and_fits_the_
   )
   # Recomputing the budget from the record changes nothing: the committed one is current.
   assert target_setting.rebudget(record)['targets'] == record['targets']
+  assert record['scored_budget']['step_hint_factor'] == target_setting.SCORED_STEP_HINT_FACTOR
 
 
 def test_scored_budget_by_hand():
