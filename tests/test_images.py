@@ -18,6 +18,7 @@ import subprocess
 import pytest
 
 from algoperf_like import environment
+from algoperf_like.workloads import targets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKERFILES = ('Dockerfile.cpu', 'Dockerfile.cuda', 'Dockerfile.tpu')
@@ -126,7 +127,7 @@ def test_the_cpu_image_builds_and_trains_a_baseline_to_its_target_inside(tmp_pat
       '--tuning_search_space=mnist1d_demo_point.json',
       '--num_studies=1',
       '--num_tuning_trials=1',
-      '--max_global_steps=3000',
+      f'--max_global_steps={targets.workload_targets("mnist1d")["step_hint"]}',
       '--eval_every_steps=50',
       '--max_runtime_sec=1e9',
       '--data_dir=/data',

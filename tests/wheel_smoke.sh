@@ -61,7 +61,7 @@ EOF
 log "run: nadamw by name on mnist1d, to the target"
 "$CLI" run --workload=mnist1d --submission_path=nadamw \
   --tuning_search_space=mnist1d_demo_point.json --num_studies=1 --num_tuning_trials=1 \
-  --max_global_steps=3000 --eval_every_steps=50 --max_runtime_sec=1e9 \
+  --max_global_steps=6000 --eval_every_steps=50 --max_runtime_sec=1e9 \
   --experiment_dir=experiments --data_dir=data | tee run.txt
 grep -q 'target reached in' run.txt
 
