@@ -89,8 +89,8 @@ def test_quick_base_lends_its_shared_hyperparameters(tmp_path, monkeypatch):
 def test_a_suite_of_some_base_workloads_is_scored_over_those(tmp_path):
   """make demo runs three of the six base workloads: the other three are not 'not reached'."""
   from algoperf_like.cli import suite as suite_cli
+  from algoperf_like.scoring import targets as scoring_targets
   from algoperf_like.workloads import targets
-  from scoring import targets as scoring_targets
 
   demo = registry.expand_workloads('demo')
   assert set(demo) < set(targets.load_targets()['base_workloads'])
