@@ -23,10 +23,9 @@ it is deterministic on CPU:
 3. Validation target: the median over those reruns of the best validation
    metric. Test target: the median of the test metric at the same evals.
    A run that diverges (NaN or inf) is recorded and has no result.
-4. ``step_hint``: the step_hint the runs used (it sets the baselines'
-   schedules, so a baseline run with the committed targets repeats a
-   target-setting run); the median number of steps the reruns took to reach
-   the target is recorded beside it.
+4. ``budget.step_hint``: the step_hint the runs used (it sets the baselines'
+   schedules, so the runs can be repeated exactly); the median number of steps the
+   reruns took to reach the target is recorded beside it.
 5. Scored budget. The best validation metric of a target-setting run comes with the
    last steps of its annealing, so a scored run on the same schedule would meet the
    target at the very end of its schedule, where seed-to-seed noise (measured: a few
